@@ -1,0 +1,1 @@
+"""Aggregation jobs. Importing this package registers every job listed here."""

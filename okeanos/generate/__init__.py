@@ -1,0 +1,1 @@
+"""Deterministic generators of log files at volume, for tests, the demo and benchmarks."""

@@ -1,0 +1,159 @@
+"""The base class of input formats and the steps every format shares.
+
+:meth:`InputFormat.read` runs these stages:
+
+1. read the files as text lines (``spark.read.text``), with the file's URI;
+2. remove a UTF-8 byte-order mark from the start of each line;
+3. :meth:`InputFormat.parse`, the one step a format implements: compute the
+   schema's fields, a ``reason`` (null when the line is valid) and,
+   optionally, a ``skip`` flag;
+4. :meth:`InputFormat.finish`: reject blank lines as ``empty_line``, set
+   ``status``, null the fields of lines that did not parse, cast every field
+   to the schema's type and order the columns.
+
+Only Spark SQL functions run per line: no Python UDF, so no row leaves the
+JVM.
+
+Invalid UTF-8: ``spark.read.text`` keeps a line's bytes as they are, and
+the string functions decode an invalid byte sequence as U+FFFD (the
+replacement character). A line with invalid bytes is therefore parsed like
+any other, with U+FFFD in the fields that contained them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence, Tuple
+
+from okeanos_spark import schemas
+from okeanos_spark.formats import EMPTY_LINE, PARSED, REJECTED, SKIPPED
+from okeanos_spark.session import check_session
+from okeanos_spark.transforms import require_columns
+
+logger = logging.getLogger(__name__)
+
+_BOM = "\ufeff"
+
+
+class InputFormat:
+    """A log format that parses text lines into a common schema.
+
+    Subclasses set :attr:`name`, :attr:`schema` and :attr:`description` and
+    implement :meth:`parse`.
+    """
+
+    #: Name used by task messages and the CLI (lower case, digits and ``-``).
+    name: str = ""
+    #: The common schema the format parses into: ``web_request`` or ``app_event``.
+    schema: str = ""
+    #: One line for ``okeanos jobs`` and the docs.
+    description: str = ""
+
+    def read(self, spark: Any, files: Sequence[str]) -> Any:
+        """Read and parse ``files`` (plain or gzip text) into one DataFrame.
+
+        Parameters
+        ----------
+        spark
+            The SparkSession. The time-parser setting okeanos needs is applied
+            to it (see :func:`okeanos_spark.session.check_session`).
+        files
+            Paths or URIs, as :func:`okeanos_spark.inputs.list_files` returns them.
+
+        Returns
+        -------
+        DataFrame
+            The schema's columns, then ``file``, ``status``, ``reason`` and
+            ``line``; one row per line. No files give an empty DataFrame.
+        """
+        from pyspark.sql import functions as F
+
+        if not files:
+            return spark.createDataFrame([], schemas.record_schema(self.schema))
+        logger.debug("reading %d file(s) as %s", len(files), self.name)
+        text = spark.read.text(list(files))
+        lines = text.select(
+            F.col("_metadata.file_path").alias("file"), F.col("value").alias("line")
+        )
+        return self.parse_lines(lines)
+
+    def parse_lines(self, lines: Any) -> Any:
+        """Parse a DataFrame of ``file`` and ``line`` columns; :meth:`read` without the files."""
+        from pyspark.sql import functions as F
+
+        require_columns(lines, ("file", "line"), f"format {self.name}")
+        check_session(lines.sparkSession)
+        line = F.col("line")
+        stripped = F.when(line.startswith(_BOM), F.expr("substring(line, 2)")).otherwise(line)
+        return self.finish(self.parse(lines.select("file", stripped.alias("line"))))
+
+    def parse(self, lines: Any) -> Any:
+        """Compute the schema's fields of each line.
+
+        Parameters
+        ----------
+        lines
+            A DataFrame with ``file`` and ``line`` (a byte-order mark removed).
+
+        Returns
+        -------
+        DataFrame
+            ``file``, ``line``, every column of the schema (any type that
+            casts to the schema's type, values of invalid lines are ignored),
+            ``reason`` (string, null for a valid line) and optionally ``skip``
+            (boolean, true for lines the format skips on purpose).
+        """
+        raise NotImplementedError(f"format {self.name!r} does not implement parse")
+
+    def finish(self, parsed: Any) -> Any:
+        """Turn :meth:`parse` output into the record layout that :meth:`read` returns."""
+        from pyspark.sql import functions as F
+
+        names = schemas.column_names(self.schema)
+        require_columns(parsed, ("file", "line", "reason") + names, f"format {self.name}")
+
+        blank = F.col("line").rlike(r"^\s*$")
+        skip = F.coalesce(F.col("skip"), F.lit(False)) if "skip" in parsed.columns else F.lit(False)
+        reason = F.when(blank, F.lit(EMPTY_LINE)).when(skip, F.lit(None)).otherwise(F.col("reason"))
+        staged = parsed.select(
+            *names,
+            "file",
+            "line",
+            reason.cast("string").alias("_reason"),
+            (~blank & skip).alias("_skip"),
+        )
+
+        valid = F.col("_reason").isNull() & ~F.col("_skip")
+        status = (
+            F.when(F.col("_reason").isNotNull(), F.lit(REJECTED))
+            .when(F.col("_skip"), F.lit(SKIPPED))
+            .otherwise(F.lit(PARSED))
+        )
+        columns = [
+            F.when(valid, F.col(name)).cast(kind).alias(name)
+            for name, kind, _ in schemas.field_specs(self.schema)
+        ]
+        return staged.select(
+            *columns,
+            F.col("file"),
+            status.alias("status"),
+            F.col("_reason").alias("reason"),
+            F.col("line"),
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} -> {self.schema}>"
+
+
+def first_reason(checks: Sequence[Tuple[Any, str]]) -> Any:
+    """Return the reason of the first failed check, or null when every check passes.
+
+    ``checks`` pairs a boolean column that is true for a valid line with the
+    reason to report when it is false or null, most basic first.
+    """
+    from pyspark.sql import functions as F
+
+    reason = F.lit(None).cast("string")
+    for valid, text in reversed(list(checks)):
+        reason = F.when(F.coalesce(valid, F.lit(False)), reason).otherwise(F.lit(text))
+    return reason

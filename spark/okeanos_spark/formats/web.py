@@ -1,0 +1,74 @@
+"""Spark SQL expressions shared by the formats of the ``web_request`` schema.
+
+Each helper takes and returns pyspark ``Column`` objects and runs in the JVM.
+Importable without pyspark; the functions import it when called.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+# HTTP status as text: three digits, or "-" when the server logged none.
+STATUS_PATTERN = r"^([0-9]{3}|-)$"
+# Response size: a whole number that fits a long, or "-" for no body.
+BYTES_PATTERN = r"^([0-9]{1,18}|-)$"
+
+
+def request_fields(request: Any) -> Dict[str, Any]:
+    """Split a request line ``METHOD TARGET PROTOCOL`` into ``method``, ``target``, ``path``, ``protocol``.
+
+    The method ends at the first space. When the text after the last space
+    starts with ``HTTP/`` it is the protocol, and the target is what lies
+    between. Otherwise (an HTTP/0.9 line such as ``GET /``) the target is
+    everything after the method and the protocol is null. A request without
+    a space (``-``, an empty string, bytes of a TLS handshake) gives four
+    nulls. The path is the target up to the first ``?``, as logged.
+
+    Only string functions, no regular expression: this runs once per line.
+    """
+    from pyspark.sql import functions as F
+
+    method = F.substring_index(request, " ", 1)
+    last = F.substring_index(request, " ", -1)
+    has_space = F.instr(request, " ") > 0
+    # len(method) + 1 + len(last) == len(request) exactly when there is one space.
+    has_protocol = (
+        has_space
+        & last.startswith("HTTP/")
+        & (F.length(method) + F.length(last) + 2 <= F.length(request))
+    )
+    target_start = F.length(method) + 2
+    target = (
+        F.when(has_protocol, request.substr(target_start, F.length(request) - F.length(method) - F.length(last) - 2))
+        .when(has_space, request.substr(target_start, F.length(request)))
+    )
+    return {
+        "method": F.when(has_space, method),
+        "target": target,
+        "path": F.substring_index(target, "?", 1),
+        "protocol": F.when(has_protocol, last),
+    }
+
+
+def is_status(value: Any) -> Any:
+    """Return a boolean column: ``value`` is a three-digit status code or ``-``."""
+    return value.rlike(STATUS_PATTERN)
+
+
+def is_byte_count(value: Any) -> Any:
+    """Return a boolean column: ``value`` is a whole number of bytes or ``-``."""
+    return value.rlike(BYTES_PATTERN)
+
+
+def byte_count(value: Any) -> Any:
+    """Return ``value`` as a long, with ``-`` (no body sent) as 0.
+
+    Only valid values (:func:`is_byte_count`) are cast, so the cast cannot
+    fail under ANSI mode.
+    """
+    from pyspark.sql import functions as F
+
+    return (
+        F.when(value == "-", F.lit(0).cast("long"))
+        .when(is_byte_count(value), value.cast("long"))
+    )

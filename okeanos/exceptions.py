@@ -26,3 +26,7 @@ class TaskMessageError(OkeanosError, ValueError):
 
 class ConfigurationError(OkeanosError):
     """A setting (environment variable, option or context value) is invalid or missing."""
+
+
+class OpenSearchUnavailableError(OkeanosError):
+    """An OpenSearch cluster is unreachable, rejects the credentials, or stays unhealthy."""

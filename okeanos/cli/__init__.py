@@ -31,6 +31,7 @@ _COMMAND_MODULES = (
     "okeanos.cli.jobs",
     "okeanos.cli.views",
     "okeanos.cli.tasks",
+    "okeanos.cli.generate",
 )
 _LOCAL_COMMAND_MODULES = (
     "okeanos.cli.local_run",

@@ -70,32 +70,28 @@ class CombinedFormat(InputFormat):
 
         replacement = "".join(f"{_SEPARATOR}${group}" for group in range(1, _FIELD_COUNT + 1))
         parts = F.split(F.regexp_replace(F.col("line"), _LINE, replacement), _SEPARATOR)
-        # A line that does not match comes back unchanged, so it does not
-        # split into exactly the separator-led fields.
-        matched = (F.size(parts) == _FIELD_COUNT + 1) & (parts[0] == "")
-        split = lines.select("file", "line", F.when(matched, parts).alias("parts"))
+        split = lines.select("file", "line", parts.alias("parts"))
 
         def field(index: int) -> Any:
             return F.col("parts")[index]
 
-        status_text, bytes_text = field(4), field(5)
+        # A line that does not match comes back unchanged, so it does not
+        # split into exactly the separator-led fields.
+        matched = (F.size(F.col("parts")) == _FIELD_COUNT + 1) & (field(0) == "")
         has_agent = field(6) == '"'
-        request = web.request_fields(field(3))
         fields = split.select(
             "file",
             "line",
-            F.col("parts").isNotNull().alias("matched"),
+            matched.alias("matched"),
             F.try_to_timestamp(field(2), F.lit(_TIME_FORMAT)).alias("ts"),
             field(1).alias("client"),
-            request["method"].alias("method"),
-            request["target"].alias("target"),
-            request["path"].alias("path"),
-            request["protocol"].alias("protocol"),
-            status_text.alias("http_status"),
-            bytes_text.alias("bytes_text"),
+            field(3).alias("request"),
+            field(4).alias("http_status"),
+            field(5).alias("bytes_text"),
             F.when(has_agent, field(7)).alias("referrer"),
             F.when(has_agent, field(8)).alias("user_agent"),
         )
+        fields = web.with_request_fields(fields, "request")
         reason = first_reason(
             [
                 (F.col("matched"), UNPARSEABLE),

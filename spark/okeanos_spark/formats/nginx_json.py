@@ -62,7 +62,6 @@ class NginxJsonFormat(InputFormat):
         def key(name: str) -> Any:
             return F.col("json")[name]
 
-        request = web.request_fields(key("request"))
         fields = decoded.select(
             "file",
             "line",
@@ -70,15 +69,13 @@ class NginxJsonFormat(InputFormat):
             _all_present([key(name) for name in _REQUIRED]).alias("complete"),
             F.try_to_timestamp(key("time"), F.lit(_TIME_FORMAT)).alias("ts"),
             key("remote_ip").alias("client"),
-            request["method"].alias("method"),
-            request["target"].alias("target"),
-            request["path"].alias("path"),
-            request["protocol"].alias("protocol"),
+            key("request").alias("request"),
             key("response").alias("http_status"),
             key("bytes").alias("bytes_text"),
             key("referrer").alias("referrer"),
             key("agent").alias("user_agent"),
         )
+        fields = web.with_request_fields(fields, "request")
         reason = first_reason(
             [
                 (F.col("is_object"), BAD_JSON),

@@ -6,7 +6,7 @@ Importable without pyspark; the functions import it when called.
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 # HTTP status as text: three digits, or "-" when the server logged none.
 STATUS_PATTERN = r"^([0-9]{3}|-)$"
@@ -14,8 +14,8 @@ STATUS_PATTERN = r"^([0-9]{3}|-)$"
 BYTES_PATTERN = r"^([0-9]{1,18}|-)$"
 
 
-def request_fields(request: Any) -> Dict[str, Any]:
-    """Split a request line ``METHOD TARGET PROTOCOL`` into ``method``, ``target``, ``path``, ``protocol``.
+def with_request_fields(df: Any, request: str) -> Any:
+    """Add ``method``, ``target``, ``path`` and ``protocol``, split from the request-line column ``request``.
 
     The method ends at the first space. When the text after the last space
     starts with ``HTTP/`` it is the protocol, and the target is what lies
@@ -24,30 +24,33 @@ def request_fields(request: Any) -> Dict[str, Any]:
     a space (``-``, an empty string, bytes of a TLS handshake) gives four
     nulls. The path is the target up to the first ``?``, as logged.
 
-    Only string functions, no regular expression: this runs once per line.
+    Only string functions, no regular expression, and each step in its own
+    projection so that Spark computes every intermediate value once.
     """
     from pyspark.sql import functions as F
 
-    method = F.substring_index(request, " ", 1)
-    last = F.substring_index(request, " ", -1)
-    has_space = F.instr(request, " ") > 0
+    line = F.col(request)
+    pieces = df.select(
+        "*",
+        F.substring_index(line, " ", 1).alias("_method"),
+        F.substring_index(line, " ", -1).alias("_last"),
+    )
+    method, last = F.col("_method"), F.col("_last")
+    has_space = F.instr(line, " ") > 0
     # len(method) + 1 + len(last) == len(request) exactly when there is one space.
     has_protocol = (
-        has_space
-        & last.startswith("HTTP/")
-        & (F.length(method) + F.length(last) + 2 <= F.length(request))
+        has_space & last.startswith("HTTP/") & (F.length(method) + F.length(last) + 2 <= F.length(line))
     )
-    target_start = F.length(method) + 2
-    target = (
-        F.when(has_protocol, request.substr(target_start, F.length(request) - F.length(method) - F.length(last) - 2))
-        .when(has_space, request.substr(target_start, F.length(request)))
+    start = F.length(method) + 2
+    between = F.length(line) - F.length(method) - F.length(last) - 2
+    target = F.when(has_protocol, line.substr(start, between)).when(has_space, line.substr(start, F.length(line)))
+    split = pieces.select(
+        "*",
+        F.when(has_space, method).alias("method"),
+        target.alias("target"),
+        F.when(has_protocol, last).alias("protocol"),
     )
-    return {
-        "method": F.when(has_space, method),
-        "target": target,
-        "path": F.substring_index(target, "?", 1),
-        "protocol": F.when(has_protocol, last),
-    }
+    return split.withColumn("path", F.substring_index(F.col("target"), "?", 1)).drop("_method", "_last")
 
 
 def is_status(value: Any) -> Any:

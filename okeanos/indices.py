@@ -45,6 +45,8 @@ RUNS_MAPPING: Dict[str, Any] = {
         "rows_produced": {"type": "long"},
         "documents_written": {"type": "long"},
         "documents_deleted": {"type": "long"},
+        "bulk_requests": {"type": "long"},
+        "bulk_retries": {"type": "long"},
         "started_at": {"type": "date"},
         "finished_at": {"type": "date"},
         "duration_seconds": {"type": "double"},

@@ -1,7 +1,10 @@
 """A bounded, retrying writer of OpenSearch ``_bulk`` requests.
 
 Documents are buffered and sent as ``index`` operations, so writing a
-document again with the same id overwrites it. A request is sent when adding
+document again with the same id overwrites it. ``delete`` operations carry
+the sequence number and primary term that the caller read, so a document
+changed since is left alone (counted in :attr:`BulkResult.conflicts`) and a
+document already gone is not an error. A request is sent when adding
 the next document would exceed either bound: :attr:`BulkSettings.max_bytes`
 of request body or :attr:`BulkSettings.max_actions` operations. A single
 document larger than ``max_bytes`` is sent alone.
@@ -106,10 +109,12 @@ class ItemFailure:
 
 @dataclass
 class BulkResult:
-    """Counts of one writer: operations added, documents indexed, failures and requests."""
+    """Counts of one writer: operations added, documents indexed or deleted, failures, requests."""
 
     added: int = 0
     indexed: int = 0
+    deleted: int = 0
+    conflicts: int = 0
     failed: int = 0
     requests: int = 0
     retries: int = 0
@@ -148,11 +153,22 @@ class BulkWriter:
         self.result = BulkResult()
 
     def add(self, doc_id: str, document: Dict[str, Any]) -> None:
-        """Queue one document, sending the buffered ones first if it would exceed a bound."""
+        """Queue one ``index`` operation, sending the buffered ones first if it would exceed a bound."""
         action = json.dumps({"index": {"_index": self._index, "_id": doc_id}}, separators=(",", ":"))
         body = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-        operation = (action + "\n" + body + "\n").encode("utf-8")
+        self._queue(doc_id, (action + "\n" + body + "\n").encode("utf-8"))
 
+    def delete(self, doc_id: str, *, if_seq_no: int, if_primary_term: int) -> None:
+        """Queue one ``delete`` operation that applies only if the document is unchanged."""
+        action = {
+            "_index": self._index,
+            "_id": doc_id,
+            "if_seq_no": if_seq_no,
+            "if_primary_term": if_primary_term,
+        }
+        self._queue(doc_id, (json.dumps({"delete": action}, separators=(",", ":")) + "\n").encode("utf-8"))
+
+    def _queue(self, doc_id: str, operation: bytes) -> None:
         too_many = len(self._buffer) + 1 > self._settings.max_actions
         too_big = self._buffer_bytes + len(operation) > self._settings.max_bytes
         if self._buffer and (too_many or too_big):
@@ -206,9 +222,6 @@ class BulkWriter:
             logger.warning("bulk request to %s rejected with 429 (attempt %d)", self._index, attempt)
             return operations
 
-        if not response.get("errors"):
-            self.result.indexed += len(operations)
-            return []
         return self._handle_items(operations, response["items"])
 
     def _handle_items(
@@ -216,10 +229,16 @@ class BulkWriter:
     ) -> List[Tuple[str, bytes]]:
         retry: List[Tuple[str, bytes]] = []
         for (doc_id, operation), item in zip(operations, items):
-            outcome = item.get("index", {})
+            kind, outcome = next(iter(item.items()))
             status = int(outcome.get("status", 500))
-            if status < 300:
-                self.result.indexed += 1
+            if kind == "delete" and status in (404, 409):
+                # Already gone, or changed since it was read: nothing to delete.
+                self.result.conflicts += 1
+            elif status < 300:
+                if kind == "delete":
+                    self.result.deleted += 1
+                else:
+                    self.result.indexed += 1
             elif status == 429:
                 retry.append((doc_id, operation))
             else:

@@ -1,0 +1,354 @@
+"""One run: aggregate one job over one input for one window and write the view.
+
+Stages of :func:`run_job`, each logged at INFO when it starts:
+
+1. validate the job, the format and the source name (before any Spark work);
+2. put the index templates and create the indices;
+3. list the input files and read them with the format's parser;
+4. account: count parsed, rejected (per reason) and skipped lines, and find
+   the first and last event time;
+5. limit the events to the bucket span (the window widened to whole
+   buckets; without a window, every bucket from the first to the last event);
+6. add the bucket column and run the job's transform;
+7. write the rows as view documents, from the executors;
+8. refresh, delete the stale documents of the span, and check that the index
+   holds exactly one document of this run per row produced;
+9. index the run summary, for a failed run too when OpenSearch is reachable.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from datetime import datetime, timezone
+from pathlib import PurePosixPath
+from typing import Any, Callable, Optional
+
+from opensearchpy.exceptions import OpenSearchException
+
+from okeanos.exceptions import ConfigurationError
+from okeanos import settings
+from okeanos.task import TASK_NAME_PATTERN
+from okeanos.windows import GRANULARITIES, Window, bucket_span, floor_to, utc_now
+from okeanos_spark.bulk import BulkSettings
+from okeanos_spark.exceptions import SinkCountError
+from okeanos_spark.registry import AggregationJob, get_job
+from okeanos_spark.sink import (
+    ViewTarget,
+    count_run_documents,
+    delete_stale,
+    ensure_indices,
+    redact_url,
+    write_summary,
+    write_view,
+)
+from okeanos_spark.summary import FAILED, SUCCEEDED, RunSummary
+
+logger = logging.getLogger(__name__)
+
+# Suffixes removed from a file name to make the default source name.
+_SOURCE_SUFFIXES = (".gz", ".log", ".jsonl", ".json", ".txt")
+_TIME_COLUMN = "ts"
+_PARSED = "parsed"
+_REJECTED = "rejected"
+_SKIPPED = "skipped"
+
+Progress = Callable[[str], None]
+
+
+def run_job(
+    spark: Any,
+    *,
+    job: str,
+    input_path: str,
+    input_format: str,
+    source: Optional[str] = None,
+    window: Optional[Window] = None,
+    client: Any = None,
+    run_id: Optional[str] = None,
+    progress: Optional[Progress] = None,
+    opensearch_url: Optional[str] = None,
+    index_prefix: Optional[str] = None,
+    bulk: Optional[BulkSettings] = None,
+) -> RunSummary:
+    """Aggregate ``job`` over ``input_path`` for ``window`` and write its view to OpenSearch.
+
+    Parameters
+    ----------
+    spark
+        The SparkSession (see :func:`okeanos_spark.session.build_session`).
+    job
+        A registered job name.
+    input_path
+        A file or directory, local or ``s3://``; plain or gzip files.
+    input_format
+        A format name; it must be one of the job's formats.
+    source
+        The views' source name. The input's base name (without ``.gz``,
+        ``.log``, ``.jsonl``, ``.json`` and ``.txt``) if not given, normalised
+        to the task-name alphabet.
+    window
+        The UTC window to recompute, widened to whole buckets. All the
+        input's data if not given.
+    client
+        OpenSearch client used by the driver; one from :func:`okeanos.search.make_client`
+        for ``opensearch_url`` if not given.
+    run_id
+        A new id (UTC start time and a random suffix) if not given.
+    progress
+        Called with a one-line message as each stage starts.
+    opensearch_url
+        URL the executors write to; the client's first host if not given and
+        ``client`` is, else :func:`okeanos.settings.opensearch_url`. Pass it
+        when ``client`` carries credentials that the URL alone would not.
+    index_prefix
+        Index name prefix; :func:`okeanos.settings.index_prefix` if not given.
+    bulk
+        Bulk request bounds and retry policy; :class:`BulkSettings` defaults if not given.
+
+    Returns
+    -------
+    RunSummary
+        The summary of a run that succeeded.
+
+    Raises
+    ------
+    ConfigurationError
+        If the job, format or source name is invalid; raised before any Spark work.
+    SinkError
+        If a document could not be written or the index does not hold what was produced.
+    """
+    aggregation = _resolve_job(job)
+    _check_format(aggregation, input_format)
+    source = resolve_source(input_path, source)
+    from okeanos.search import client_url, make_client
+
+    if client is None:
+        opensearch_url = settings.opensearch_url(opensearch_url)
+        client = make_client(opensearch_url)
+    elif opensearch_url is None:
+        opensearch_url = client_url(client)
+
+    summary = RunSummary(
+        run_id=run_id or new_run_id(),
+        job=aggregation.name,
+        source=source,
+        input=input_path,
+        format=input_format,
+        started_at=utc_now(),
+        window=window,
+    )
+    context = _Context(spark, aggregation, summary, client, opensearch_url, index_prefix, bulk, progress)
+    try:
+        context.execute()
+        summary.status = SUCCEEDED
+    except BaseException as exc:
+        summary.status = FAILED
+        summary.error = str(exc) or type(exc).__name__
+        raise
+    finally:
+        summary.finished_at = utc_now()
+        _record(client, summary, index_prefix)
+    return summary
+
+
+class _Context:
+    """The collaborators of one run and its stages, in order."""
+
+    def __init__(self, spark, job, summary, client, url, prefix, bulk, progress) -> None:
+        self.spark = spark
+        self.job: AggregationJob = job
+        self.summary: RunSummary = summary
+        self.client = client
+        self.url: str = url
+        self.prefix: Optional[str] = prefix
+        self.bulk: BulkSettings = bulk or BulkSettings()
+        self.progress: Optional[Progress] = progress
+
+    def stage(self, message: str) -> None:
+        logger.info("run %s: %s", self.summary.run_id, message)
+        self.spark.sparkContext.setJobDescription(f"okeanos {self.job.name}: {message}")
+        if self.progress is not None:
+            self.progress(message)
+
+    def execute(self) -> None:
+        from pyspark import StorageLevel
+
+        from okeanos_spark import transforms
+        from okeanos_spark.formats import get_format
+        from okeanos_spark.inputs import list_files
+
+        summary = self.summary
+        self.stage(f"preparing indices at {redact_url(self.url)}")
+        view, _ = ensure_indices(self.client, self.job, prefix=self.prefix)
+
+        self.stage(f"listing {summary.input}")
+        files = list_files(summary.input)
+        summary.files = len(files)
+
+        self.stage(f"reading {len(files)} file(s) as {summary.format}")
+        events = get_format(summary.format).read(self.spark, files).drop("line")
+        # Cached because two passes read it: the accounting and the aggregation.
+        events = events.persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            span = self.account(events)
+            if span is None:
+                self.stage("no events and no window: nothing to write")
+                return
+            summary.span = span
+
+            self.stage(f"aggregating {span}")
+            limited = transforms.limit_to(transforms.parsed_rows(events), span)
+            output = self.job.transform(transforms.add_bucket(limited, self.job.granularity))
+            self.write(output, view, span)
+        finally:
+            events.unpersist()
+
+    def account(self, events: Any) -> Optional[Window]:
+        """Fill the line counts of the summary and return the bucket span to recompute."""
+        from pyspark.sql import functions as F
+
+        self.stage("counting parsed, rejected and skipped lines")
+        # Epoch seconds, because PySpark returns timestamps as naive datetimes
+        # in the Python process's local time zone.
+        time = F.col(_TIME_COLUMN).cast("long")
+        aggregates = [F.count(F.lit(1)).alias("lines"), F.min(time).alias("first"), F.max(time).alias("last")]
+        window = self.summary.window
+        span = bucket_span(window, self.job.granularity) if window else None
+        if span is not None:
+            inside = (time >= int(span.start.timestamp())) & (time < int(span.end.timestamp()))
+            aggregates.append(F.sum(F.when(inside, 1).otherwise(0)).alias("inside"))
+        groups = events.groupBy("status", "reason").agg(*aggregates).collect()
+
+        first = last = None
+        for group in groups:
+            lines = int(group["lines"])
+            if group["status"] == _PARSED:
+                self.summary.events_read += lines
+                first, last = group["first"], group["last"]
+                self.summary.events_in_span = int(group["inside"]) if span is not None else lines
+            elif group["status"] == _REJECTED:
+                reason = group["reason"] or "unknown"
+                self.summary.lines_rejected += lines
+                self.summary.rejected_by_reason[reason] = lines
+            elif group["status"] == _SKIPPED:
+                self.summary.lines_skipped += lines
+        if span is not None or first is None:
+            return span
+        return data_span(first, last, self.job.granularity)
+
+    def write(self, output: Any, view: str, span: Window) -> None:
+        summary = self.summary
+        target = ViewTarget(
+            url=self.url,
+            index=view,
+            job=self.job.name,
+            source=summary.source,
+            run_id=summary.run_id,
+            dimensions=tuple(self.job.dimensions),
+            metrics=tuple(self.job.metric_names),
+            bulk=self.bulk,
+        )
+        self.stage(f"writing to {view}")
+        counts = write_view(output, target)
+        summary.rows_produced = counts.rows
+        summary.bulk_requests = counts.requests
+        summary.bulk_retries = counts.retries
+        if counts.indexed != counts.rows:
+            raise SinkCountError(
+                f"the job produced {counts.rows} rows but OpenSearch indexed {counts.indexed}"
+            )
+
+        self.stage(f"deleting stale documents of {span}")
+        summary.documents_deleted = delete_stale(self.client, target, span)
+        summary.documents_written = count_run_documents(self.client, target, span)
+        if summary.documents_written != counts.rows:
+            raise SinkCountError(
+                f"{view} holds {summary.documents_written} documents of run {summary.run_id} "
+                f"in {span} but the job produced {counts.rows} rows; two rows with the same "
+                "bucket and dimension values share one document id"
+            )
+
+
+def resolve_source(input_path: str, source: Optional[str] = None) -> str:
+    """Return the source name: ``source`` checked, or one derived from the input's base name.
+
+    Raises
+    ------
+    ConfigurationError
+        If ``source`` does not match the task-name pattern, or no valid name
+        can be derived from the input path.
+    """
+    if source is not None:
+        if not re.match(TASK_NAME_PATTERN, source):
+            raise ConfigurationError(
+                f"--source: {source!r} is invalid; use 1 to 63 lower-case letters, digits, "
+                "'.', '_' or '-', starting with a letter or digit"
+            )
+        return source
+
+    name = PurePosixPath(input_path.rstrip("/")).name
+    stripped = True
+    while stripped:
+        stripped = False
+        for suffix in _SOURCE_SUFFIXES:
+            if name.lower().endswith(suffix) and len(name) > len(suffix):
+                name = name[: -len(suffix)]
+                stripped = True
+    normalised = re.sub(r"[^a-z0-9._-]+", "-", name.lower())
+    normalised = normalised.lstrip("._-")[:63].rstrip("-")
+    if not re.match(TASK_NAME_PATTERN, normalised):
+        raise ConfigurationError(
+            f"cannot derive a source name from the input {input_path!r}; "
+            "pass one with --source (lower-case letters, digits, '.', '_' or '-')"
+        )
+    return normalised
+
+
+def data_span(first_epoch: int, last_epoch: int, granularity: str) -> Window:
+    """Return the buckets from the one holding ``first_epoch`` to the one holding ``last_epoch``.
+
+    Both are event times in seconds since the epoch, and both buckets are included.
+    """
+    start = floor_to(datetime.fromtimestamp(first_epoch, timezone.utc), granularity)
+    last = floor_to(datetime.fromtimestamp(last_epoch, timezone.utc), granularity)
+    return Window(start, last + GRANULARITIES[granularity])
+
+
+def new_run_id() -> str:
+    """Return a new run id: the UTC start time and 8 random hex digits, sortable by time."""
+    return f"{utc_now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def _resolve_job(name: str) -> AggregationJob:
+    try:
+        return get_job(name)
+    except KeyError as exc:
+        raise ConfigurationError(f"--job: {exc.args[0]}") from exc
+
+
+def _check_format(job: AggregationJob, input_format: str) -> None:
+    if input_format not in job.formats:
+        raise ConfigurationError(
+            f"--format: {input_format!r} is not a format of job {job.name}; "
+            f"use one of: {', '.join(job.formats)}"
+        )
+
+
+def _record(client: Any, summary: RunSummary, prefix: Optional[str]) -> None:
+    """Index the run summary; a failure to do so is logged, not raised."""
+    try:
+        write_summary(client, summary.to_document(), prefix=prefix)
+    except OpenSearchException as exc:
+        logger.error("run %s: could not write the run summary: %s", summary.run_id, exc)
+    logger.info(
+        "run %s %s: %d events read, %d rejected, %d documents written, %d deleted, %.1f s",
+        summary.run_id,
+        summary.status,
+        summary.events_read,
+        summary.lines_rejected,
+        summary.documents_written,
+        summary.documents_deleted,
+        summary.duration_seconds,
+    )

@@ -8,7 +8,8 @@ Left out of a listing, as Hadoop and Spark leave them out:
 
 - hidden files and directories, whose names start with ``.`` or ``_``
   (``_SUCCESS``, ``_temporary/``, ``.part.crc``);
-- S3 folder markers: keys ending in ``/`` or ``_$folder$``;
+- folder markers: S3 keys ending in ``/``, and files or keys ending in
+  ``_$folder$`` (which Hadoop's S3 file systems write, and copies keep);
 - files compressed with a codec okeanos does not read (``.zip``, ``.bz2``,
   ``.xz``, ``.zst``, ...), with a warning. Plain files and gzip (``.gz``)
   are read; Spark decompresses gzip by the file extension.
@@ -105,7 +106,7 @@ def _list_local(location: str) -> List[str]:
     for directory, subdirectories, names in os.walk(path.resolve()):
         subdirectories[:] = [name for name in subdirectories if not is_hidden(name)]
         for name in names:
-            if is_hidden(name):
+            if is_hidden(name) or name.endswith(_FOLDER_MARKER):
                 continue
             if not is_readable(name):
                 logger.warning("skipping %s: compressed with an unsupported codec", name)

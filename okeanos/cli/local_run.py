@@ -8,6 +8,7 @@ over the same input, which saves the JVM start-up per job.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -141,7 +142,15 @@ def _run_jobs(args, jobs: List[str], input_path: str, source: str, window: Optio
 
     url = settings.opensearch_url(args.opensearch_url)
     client = make_client(url)
-    spark = build_session(app_name="okeanos-local-run")
+    # Spark's Python workers run $PYSPARK_PYTHON, else the first python3 on
+    # PATH; the sink's workers need this interpreter's opensearch-py.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    spark = build_session(
+        "okeanos-local-run",
+        master="local[*]",
+        config={"spark.ui.showConsoleProgress": "true"},
+        log_level="ERROR",
+    )
     summaries = []
     try:
         for job in jobs:

@@ -34,6 +34,7 @@ def test_spark_submit_task_writes_view(opensearch_client, opensearch_url) -> Non
     )
     environment = dict(os.environ)
     environment["PYSPARK_PYTHON"] = sys.executable
+    environment["SPARK_LOCAL_IP"] = "127.0.0.1"
     environment["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "spark")])
     command = [
         str(SPARK_SUBMIT),

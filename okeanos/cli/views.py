@@ -28,6 +28,11 @@ def register(subparsers) -> None:
     show.add_argument("--source", metavar="NAME", help="only this source (default: every source)")
     show.add_argument("--from", dest="start", metavar="ISO", help="first bucket, UTC (inclusive)")
     show.add_argument("--to", dest="end", metavar="ISO", help="end of the buckets, UTC (exclusive)")
+    show.add_argument(
+        "--top", type=int, metavar="N",
+        help="keep the N documents with the highest --by metric per bucket and source (default: all)",
+    )
+    show.add_argument("--by", metavar="METRIC", help="metric that --top ranks by (default: the job's first metric)")
     show.add_argument("--limit", type=int, metavar="N", help="print at most N rows (default: all)")
     show.add_argument("--json", action="store_true", help="print one JSON object per document")
     show.add_argument("--opensearch-url", metavar="URL", help="cluster URL (default: $OPENSEARCH_URL or the local node)")
@@ -46,10 +51,18 @@ def _show(args: argparse.Namespace) -> int:
     end = parse_utc(args.end, "--to") if args.end else None
     if start is not None and end is not None:
         Window(start, end)  # raises WindowError when --to is not after --from
-    if args.limit is not None and args.limit < 1:
-        raise ConfigurationError(f"--limit: expected a whole number >= 1, got {args.limit}")
+    for option, value in (("--limit", args.limit), ("--top", args.top)):
+        if value is not None and value < 1:
+            raise ConfigurationError(f"{option}: expected a whole number >= 1, got {value}")
+    rank_by = args.by or job.metric_names[0]
+    if rank_by not in job.metric_names:
+        raise ConfigurationError(
+            f"--by: {rank_by!r} is not a metric of {job.name}; use one of: {', '.join(job.metric_names)}"
+        )
 
     documents = _query(args, job.name, start, end)
+    if args.top is not None:
+        documents = top_documents(documents, args.top, rank_by)
     if args.limit is not None:
         documents = documents[: args.limit]
     if args.json:
@@ -57,6 +70,7 @@ def _show(args: argparse.Namespace) -> int:
             print(json.dumps(document, ensure_ascii=False))
     else:
         _print_table(documents, ["bucket", "source", *job.dimensions, *job.metric_names])
+        sys.stdout.flush()
         print(f"({len(documents)} rows)", file=sys.stderr)
     return 0
 
@@ -78,6 +92,23 @@ def _query(args: argparse.Namespace, job: str, start, end) -> List[Dict[str, Any
         client.close()
 
 
+def top_documents(documents: List[Dict[str, Any]], count: int, metric: str) -> List[Dict[str, Any]]:
+    """Keep the ``count`` documents with the highest ``metric`` in each bucket and source.
+
+    Documents stay grouped in their bucket and source order. Within a
+    group they are sorted by ``metric``, highest first, and ties keep their
+    dimension order.
+    """
+    groups: Dict[tuple, List[Dict[str, Any]]] = {}
+    for document in documents:
+        groups.setdefault((document["bucket"], document["source"]), []).append(document)
+    kept: List[Dict[str, Any]] = []
+    for members in groups.values():
+        ranked = sorted(members, key=lambda document: -(document.get(metric) or 0))
+        kept.extend(ranked[:count])
+    return kept
+
+
 def _print_table(documents: List[Dict[str, Any]], columns: List[str]) -> None:
     rows = [columns] + [[_cell(document.get(name)) for name in columns] for document in documents]
     widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
@@ -88,7 +119,7 @@ def _print_table(documents: List[Dict[str, Any]], columns: List[str]) -> None:
 def _cell(value: Optional[Any]) -> str:
     if value is None:
         return "-"
-    text = str(value)
+    text = f"{value:.4g}" if isinstance(value, float) else str(value)
     if len(text) > _TABLE_WIDTH_LIMIT:
         return text[: _TABLE_WIDTH_LIMIT - 3] + "..."
     return text

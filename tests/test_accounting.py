@@ -12,6 +12,7 @@ import pytest
 
 from okeanos.exceptions import ConfigurationError
 from okeanos_spark.accounting import (
+    InputPolicy,
     LineCounts,
     RejectedLine,
     RejectRatioExceededError,
@@ -262,3 +263,32 @@ def test_line_numbers_invalid_utf8(spark, tmp_path) -> None:
     path.write_bytes(b"".join([GOOD.encode() + b"\n", b"bad \xff\xfe bytes\n", GOOD.encode() + b"\n"]))
     samples = find_line_numbers(sample_rejects(read_combined(spark, [path])))
     assert [sample.line_number for sample in samples] == [2]
+
+
+# --- InputPolicy ----------------------------------------------------------------
+
+
+def test_policy_defaults(tmp_path, monkeypatch) -> None:
+    for name in ("OKEANOS_MAX_REJECT_RATIO", "OKEANOS_ON_CORRUPT", "OKEANOS_REJECTS_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OKEANOS_HOME", str(tmp_path))
+    policy = InputPolicy().resolve()
+    assert policy.max_reject_ratio == 0.05
+    assert policy.on_corrupt == "fail"
+    assert policy.rejects_location == str(tmp_path / "rejects")
+    assert policy.rejects_per_run == 100
+    assert policy.rejects_per_file == 10
+
+
+def test_policy_environment(monkeypatch) -> None:
+    monkeypatch.setenv("OKEANOS_ON_CORRUPT", "skip")
+    monkeypatch.setenv("OKEANOS_REJECTS_URI", "s3://okeanos-state/rejects")
+    policy = InputPolicy().resolve()
+    assert policy.on_corrupt == "skip"
+    assert policy.rejects_location == "s3://okeanos-state/rejects"
+
+
+def test_policy_invalid_on_corrupt(monkeypatch) -> None:
+    monkeypatch.setenv("OKEANOS_ON_CORRUPT", "ignore")
+    with pytest.raises(ConfigurationError, match="on_corrupt: 'ignore' is invalid"):
+        InputPolicy().resolve()

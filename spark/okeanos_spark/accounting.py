@@ -17,7 +17,11 @@ Stages, in the order a run uses them:
    prefix on AWS;
 5. :func:`check_reject_ratio` fails the run with
    :class:`RejectRatioExceededError` when more than ``max_ratio`` of the
-   lines that are not skipped were rejected (0.05 by default; 1.0 disables).
+   lines that are not skipped were rejected (0.05 by default, and 1.0
+   disables the check).
+
+:class:`InputPolicy` bundles these settings, and the corrupt-file policy of
+:mod:`okeanos_spark.file_checks`, for a run.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ DEFAULT_REJECTS_PER_RUN = 100
 DEFAULT_REJECTS_PER_FILE = 10
 MAX_REJECT_LINE_BYTES = 2048
 MAX_REJECT_RATIO_ENV = "OKEANOS_MAX_REJECT_RATIO"
+ON_CORRUPT_ENV = "OKEANOS_ON_CORRUPT"
+REJECTS_LOCATION_ENV = "OKEANOS_REJECTS_URI"
 REJECTS_FILE_NAME = "rejects.jsonl"
 
 _BOM = "\ufeff".encode("utf-8")
@@ -58,6 +64,69 @@ class RejectRatioExceededError(OkeanosError):
         super().__init__(message)
         self.ratio = ratio
         self.max_ratio = max_ratio
+
+
+@dataclass(frozen=True)
+class InputPolicy:
+    """How a run treats bad input.
+
+    Each setting resolves as: the value given here, then its environment
+    variable, then the default.
+
+    Attributes
+    ----------
+    max_reject_ratio
+        Largest allowed rejected / (parsed + rejected); ``OKEANOS_MAX_REJECT_RATIO``,
+        default 0.05. 1.0 disables the check.
+    on_corrupt
+        ``"fail"`` or ``"skip"`` for corrupt gzip files (see
+        :func:`okeanos_spark.file_checks.check_files`); ``OKEANOS_ON_CORRUPT``,
+        default ``"fail"``.
+    rejects_location
+        Local directory or ``s3://`` prefix of the rejects sample;
+        ``OKEANOS_REJECTS_URI``, default ``<state_dir>/rejects``.
+    rejects_per_run, rejects_per_file
+        Bounds of the rejects sample; default 100 and 10.
+    """
+
+    max_reject_ratio: Optional[float] = None
+    on_corrupt: Optional[str] = None
+    rejects_location: Optional[str] = None
+    rejects_per_run: int = DEFAULT_REJECTS_PER_RUN
+    rejects_per_file: int = DEFAULT_REJECTS_PER_FILE
+
+    def resolve(self) -> "InputPolicy":
+        """Return a copy with every setting resolved, validating each.
+
+        Raises
+        ------
+        ConfigurationError
+            If a setting is invalid; the message names it.
+        """
+        from okeanos_spark.file_checks import ON_CORRUPT_CHOICES, ON_CORRUPT_FAIL
+
+        on_corrupt = self.on_corrupt or os.environ.get(ON_CORRUPT_ENV) or ON_CORRUPT_FAIL
+        if on_corrupt not in ON_CORRUPT_CHOICES:
+            raise ConfigurationError(
+                f"on_corrupt: {on_corrupt!r} is invalid; use one of {', '.join(ON_CORRUPT_CHOICES)}"
+            )
+        if self.rejects_per_run < 0 or self.rejects_per_file < 0:
+            raise ConfigurationError(
+                f"rejects sample sizes must be >= 0, got rejects_per_run={self.rejects_per_run}, "
+                f"rejects_per_file={self.rejects_per_file}"
+            )
+        location = self.rejects_location or os.environ.get(REJECTS_LOCATION_ENV)
+        if not location:
+            from okeanos import settings
+
+            location = str(settings.state_dir() / "rejects")
+        return InputPolicy(
+            max_reject_ratio=max_reject_ratio(self.max_reject_ratio),
+            on_corrupt=on_corrupt,
+            rejects_location=location,
+            rejects_per_run=self.rejects_per_run,
+            rejects_per_file=self.rejects_per_file,
+        )
 
 
 @dataclass

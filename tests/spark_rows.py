@@ -15,7 +15,7 @@ def as_utc(value: Any) -> Any:
     """Turn a naive datetime from ``collect()`` into an aware UTC datetime.
 
     PySpark returns a timestamp as a naive datetime in the local time zone
-    of the Python process, whatever the session time zone; other values
+    of the Python process, whatever the session time zone. Other values
     pass through unchanged.
     """
     if isinstance(value, datetime) and value.tzinfo is None:

@@ -283,3 +283,17 @@ def test_combined_read_tree_blank_line(tree_records) -> None:
 def test_combined_read_no_files(spark) -> None:
     records = COMBINED.read(spark, [])
     assert (records.count(), records.columns[-4:]) == (0, ["file", "status", "reason", "line"])
+
+
+def test_combined_ansi_mode(spark) -> None:
+    # Invalid numbers are checked before any cast, so ANSI mode raises nothing.
+    lines = [
+        '10.5.0.1 - - [17/May/2015:10:00:00 +0000] "GET / HTTP/1.1" 200 99999999999999999999 "-" "-"',
+        '10.5.0.2 - - [31/Feb/2015:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"',
+    ]
+    spark.conf.set("spark.sql.ansi.enabled", "true")
+    try:
+        reasons = sorted(row["reason"] for row in rows(COMBINED.parse_lines(lines_frame(spark, lines))))
+    finally:
+        spark.conf.set("spark.sql.ansi.enabled", "false")
+    assert reasons == ["bad_bytes", "bad_timestamp"]

@@ -105,3 +105,15 @@ def test_registries_import_without_pyspark() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.spark
+def test_events_ansi_mode(spark) -> None:
+    # The position is checked before the cast, so ANSI mode raises nothing.
+    lines = ['{"timestamp": "2026-01-05T10:00:00Z", "event_type": "click", "job_id": "j", "position": 99999999999}']
+    spark.conf.set("spark.sql.ansi.enabled", "true")
+    try:
+        [row] = by_line(EVENTS.parse_lines(lines_frame(spark, lines))).values()
+    finally:
+        spark.conf.set("spark.sql.ansi.enabled", "false")
+    assert row["reason"] == "bad_position"

@@ -11,8 +11,8 @@ Stages:
 
 1. build the pools from the seed: job postings with a Zipf-like popularity
    and their own click and apply rates, users with a home UTC offset;
-2. per hour, draw visits until the hour has ``events_per_hour`` events: a
-   visit shows a list of 5 to 10 postings (impressions), some are clicked
+2. per hour, draw visits until the hour has ``events_per_hour`` events. A
+   visit shows a list of 5 to 10 postings (impressions). Some are clicked
    a few seconds to two minutes later, and some clicks lead to an apply
    within fifteen minutes. The funnel comes out near 100 : 7 : 1;
 3. order the events by arrival time, the event time plus 0 to 20 seconds,
@@ -59,8 +59,8 @@ class EventsSummary:
     """What :func:`generate_events` wrote.
 
     ``counts`` maps (start of the UTC hour, event type) to the number of
-    events whose timestamp falls in that hour; an event drawn late in one
-    hour can fall in the next.
+    events whose timestamp falls in that hour. A click or apply drawn late
+    in one hour can fall in the next.
     """
 
     files: Tuple[str, ...]

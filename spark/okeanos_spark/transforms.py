@@ -18,7 +18,7 @@ from typing import Any, Iterable, Optional
 from okeanos.exceptions import OkeanosError
 from okeanos.windows import GRANULARITIES, Window, bucket_span
 
-# What InputFormat.read adds to a common schema's columns.
+# Columns that InputFormat.read adds after a common schema's columns.
 RECORD_COLUMNS = ("file", "status", "reason", "line")
 
 

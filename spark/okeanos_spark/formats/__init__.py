@@ -23,7 +23,7 @@ Usage, as a run does it::
 
     files = list_files("/var/log/nginx")            # or "s3://bucket/prefix/"
     records = get_format("combined").read(spark, files)
-    rejected = records.filter("status = 'rejected'")  # reason says why
+    rejected = records.filter("status = 'rejected'")  # with a reason
     parsed = transforms.parsed_rows(records)        # status = 'parsed', schema columns only
     limited = transforms.limit_to(parsed, span)     # span: an okeanos.windows.Window
     view = job.transform(transforms.add_bucket(limited, job.granularity))

@@ -7,8 +7,8 @@ One JSON object per line, as :mod:`okeanos.generate.events` writes them::
      "session_id": "s-0000042", "channel": "search", "position": 3}
 
 - ``timestamp`` (required): ISO-8601 with a ``T``, seconds, an optional
-  fraction of 1 to 6 digits, and an offset (``Z`` or ``+HH:MM``); converted
-  to UTC by that offset;
+  fraction of 1 to 6 digits, and an offset (``Z`` or ``+HH:MM``). It is
+  converted to UTC by that offset;
 - ``event_type`` (required): ``impression``, ``click`` or ``apply``;
 - ``job_id`` (required): the job posting, any string;
 - ``event_id``, ``user_id``, ``session_id``, ``channel`` (optional strings);

@@ -6,12 +6,16 @@ The fields, as an Nginx ``log_format ... escape=json`` of this shape writes them
      "remote_user": "-", "request": "GET /downloads/product_1 HTTP/1.1",
      "response": 304, "bytes": 0, "referrer": "-", "agent": "Debian APT-HTTP/1.3"}
 
-Mapping into the web-request schema: ``time`` to ``ts`` (converted to UTC
-by its offset), ``remote_ip`` to ``client``, ``request`` split into
-``method``, ``target``, ``path`` and ``protocol``, ``response`` to
-``http_status`` (a JSON number or string, kept as text), ``bytes`` (a
-number, or ``"-"`` for 0), ``referrer``, ``agent`` to ``user_agent``. Other
-keys are ignored. Every field is read as a string first (Spark writes a
+Mapping into the web-request schema:
+
+- ``time`` to ``ts``, converted to UTC by its offset;
+- ``remote_ip`` to ``client``;
+- ``request`` split into ``method``, ``target``, ``path`` and ``protocol``;
+- ``response`` to ``http_status``, a JSON number or string kept as text;
+- ``bytes``, a number, or ``"-"`` for 0;
+- ``referrer`` as is, and ``agent`` to ``user_agent``.
+
+Other keys are ignored. Every field is read as a string first (Spark writes a
 JSON number into a string field as its text), so a wrongly typed value
 rejects the line with its own reason instead of nulling the whole record.
 

@@ -1,7 +1,7 @@
 """``top_paths_daily``: requests and bytes per UTC day and request path.
 
-The view holds every path of the day; "top" is the order a query sorts by
-(``requests`` descending).
+The view contains every path of the day. "Top" is the order a query sorts
+by (``requests`` descending).
 """
 
 from __future__ import annotations

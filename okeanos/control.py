@@ -36,8 +36,8 @@ def build_task_message(
     """Build the continuous task message of ``okeanos start``, validated like the handler does.
 
     Options left out are taken from the task's stored message when it has
-    one (a restart), else from the defaults; ``--input`` and ``--format``
-    are required for a new task.
+    one (a restart), else from the defaults. A new task needs ``--input``
+    and ``--format``.
     """
     name = task or job.replace("_", "-")
     stored = env.store.get(name)

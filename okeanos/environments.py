@@ -1,4 +1,4 @@
-"""Where the task commands act: the local machine, or a deployed environment.
+"""Environments of the task commands: the local machine, or a deployed stack.
 
 ``local`` uses the SQLite task-state store in the state directory. Any other
 name ``ENV`` is a deployed environment found from the outputs of the

@@ -272,7 +272,7 @@ class AwsLoop:
             messages.extend(batch)
 
     def delayed(self) -> List[Dict[str, Any]]:
-        """Return the delay queue's messages as moto holds them: body, delay and attributes."""
+        """Return the delay queue's messages as moto stores them: body, delay and attributes."""
         from moto.sqs.models import sqs_backends
 
         queue = sqs_backends[ACCOUNT][REGION].queues["okeanos-delay"]

@@ -1,9 +1,9 @@
 """Property test: hostile task messages submit nothing, and each rejection names a field.
 
-Messages are generated from a valid one by one hostile change: a wrong type,
-an unknown field (jar, class, script...), a huge string, a window that is not
-UTC or is reversed, an unregistered job, shell metacharacters, or text that
-is not a JSON object at all.
+Each message is a valid one with one hostile change. The changes are a wrong
+type, an unknown field (jar, class, script...), a huge string, a window that
+is not UTC or is reversed, an unregistered job, shell metacharacters, or text
+that is not a JSON object at all.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Each cycle runs the real local runner (``spark-submit`` of the venv's
 pyspark, the arguments the handler built). Before each cycle one more slice
-of the real Apache log lands in the input directory; the window is fixed
+of the real Apache log lands in the input directory. The window is fixed
 (``runasof``) to the data's days, so every cycle recomputes all of it. The
 views after the last cycle must equal a one-off batch run over the same files.
 """

@@ -37,7 +37,7 @@ def store(request, tmp_path):
         yield DynamoDbStateStore("okeanos-state", client=client)
 
 
-def test_claim_then_second_claim_refused(store):
+def test_second_claim_rejected(store):
     first = store.claim("web", "a", now=NOW, lease_seconds=60)
     second = store.claim("web", "b", now=NOW, lease_seconds=60)
     assert first.claim_token == "a"
@@ -50,14 +50,14 @@ def test_claim_after_lease_expiry(store):
     assert later.claim_token == "b"
 
 
-def test_claim_refused_while_step_recorded(store):
+def test_claim_rejected_while_step_recorded(store):
     store.claim("web", "a", now=NOW, lease_seconds=60)
     store.record_step("web", "a", step_id="s-1", window=WINDOW, message="{}", now=NOW)
     later = store.claim("web", "b", now=NOW + timedelta(hours=1), lease_seconds=60)
     assert later is None
 
 
-def test_claim_refused_when_paused(store):
+def test_claim_rejected_when_paused(store):
     store.save_message("web", "{}", status=PAUSED, now=NOW)
     assert store.claim("web", "a", now=NOW, lease_seconds=60) is None
 

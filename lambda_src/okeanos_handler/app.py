@@ -2,8 +2,8 @@
 
 Each record of an event is handled on its own, with the SNS or SQS message
 id (or the EventBridge event id) as the correlation id of its log lines.
-Invalid messages are dead-lettered and never raise, so SNS does not retry
-them. A record that fails for another reason (the state table unreachable,
+Invalid messages are sent to the dead-letter queue instead of raising, so
+SNS does not retry them. A record that fails for another reason (the state table unreachable,
 say) is retried: for SQS through a partial batch response (the event source
 mapping needs ``ReportBatchItemFailures``), otherwise by raising after every
 other record was handled.
@@ -15,11 +15,12 @@ their own with :func:`use_controller`.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
+from okeanos.exceptions import ConfigurationError
 from okeanos_handler.config import HandlerConfig
 from okeanos_handler.events import OtherEvent, StepStatusChange, TaskRecord, parse_event
 from okeanos_handler.loop import LoopController
@@ -33,6 +34,18 @@ _controller: Optional[LoopController] = None
 
 class RecordsFailedError(Exception):
     """Some records of an SNS or EventBridge event failed and must be retried."""
+
+
+def set_log_level(level: "int | str") -> None:
+    """Set the level of the handler's logger and of the module loggers that share its output."""
+    import logging
+
+    logger.setLevel(level)
+    for name in ("okeanos_handler", "okeanos"):
+        logging.getLogger(name).setLevel(level)
+        for child in list(logging.Logger.manager.loggerDict):
+            if child.startswith(name + "."):
+                logging.getLogger(child).setLevel(level)
 
 
 def use_controller(controller: Optional[LoopController]) -> None:
@@ -51,8 +64,21 @@ def build_controller(config: Optional[HandlerConfig] = None) -> LoopController:
     from okeanos_handler.submission import EmrSubmitter
 
     config = config or HandlerConfig.from_environ()
-    assert config.state_table and config.topic_arn and config.delay_queue_url and config.dead_letter_queue_url
-    sqs = boto3.client("sqs")
+    missing = [
+        name
+        for name, value in (
+            ("state_table", config.state_table),
+            ("topic_arn", config.topic_arn),
+            ("delay_queue_url", config.delay_queue_url),
+            ("dead_letter_queue_url", config.dead_letter_queue_url),
+        )
+        if not value
+    ]
+    if missing:
+        raise ConfigurationError(f"handler configuration lacks {', '.join(missing)}; set them for AWS use")
+    # SNS and SQS are needed only when a cycle ends or a message is rejected,
+    # so their clients are built on first use, off the cold-start path.
+    sqs = LazyClient(lambda: boto3.client("sqs"))
     # EmrSubmitter retries throttling itself, with backoff; botocore's own
     # retries are turned off so the two do not multiply.
     emr = boto3.client("emr", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
@@ -61,7 +87,7 @@ def build_controller(config: Optional[HandlerConfig] = None) -> LoopController:
         store=DynamoDbStateStore(config.state_table, client=boto3.client("dynamodb")),
         runner=EmrSubmitter(emr, config.cluster_id),
         publisher=AwsPublisher(
-            sns_client=boto3.client("sns"),
+            sns_client=LazyClient(lambda: boto3.client("sns")),
             sqs_client=sqs,
             topic_arn=config.topic_arn,
             delay_queue_url=config.delay_queue_url,
@@ -69,6 +95,19 @@ def build_controller(config: Optional[HandlerConfig] = None) -> LoopController:
         dead_letters=SqsDeadLetters(sqs_client=sqs, queue_url=config.dead_letter_queue_url),
         metrics=metrics,
     )
+
+
+class LazyClient:
+    """A boto3 client built by ``factory`` on first attribute access."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = self._factory()
+        return getattr(self._client, name)
 
 
 def handler(event: Dict[str, Any], context: Any = None) -> Dict[str, Any]:

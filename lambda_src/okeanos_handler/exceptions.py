@@ -10,7 +10,7 @@ class SubmissionError(OkeanosError):
 
 
 class ClusterFullError(SubmissionError):
-    """The cluster holds its maximum of PENDING plus RUNNING steps (or of backfill steps)."""
+    """The cluster has its maximum of PENDING plus RUNNING steps (or of backfill steps)."""
 
 
 class ClusterUnavailableError(SubmissionError):

@@ -4,16 +4,16 @@ For a task message (from the topic or the delay queue):
 
 1. validate it (an invalid one goes to the dead-letter destination with the reason);
 2. wait if it is not due yet (a long ``interval_seconds`` or backoff);
-3. skip it if its task is paused;
-4. claim the task with a conditional write; a task that already has a step,
-   or a live claim, gets no second step;
-5. resolve the window (a loop that was paused catches up from the end of the
+3. claim the task with a conditional write, which fails for a paused task,
+   a task that already has a step, and a task with a live claim (these
+   get no step);
+4. resolve the window (a loop that was paused catches up from the end of the
    last completed window) and build the step;
-6. check the cluster accepts steps and has room, adopt a step that a crashed
+5. check the cluster accepts steps and has room, adopt a step that a crashed
    invocation submitted without recording it, else add the step;
-7. record the step id and window, which releases the claim.
+6. record the step id and window, which releases the claim.
 
-A failure in step 6 releases the claim and requeues the message with a delay.
+A failure in step 5 releases the claim and requeues the message with a delay.
 
 For an ``EMR Step Status Change`` event of an okeanos step:
 
@@ -53,9 +53,9 @@ from okeanos_handler.submission import StepRunner, task_from_args  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
-# Steps get their arguments without a shell, so these characters are harmless
-# there; they are rejected anyway because no log location needs them and a
-# location that carries them is more likely an injection attempt than a path.
+# Steps get their arguments without a shell, so these characters would be
+# harmless there. They are rejected anyway: no log location needs them, and a
+# location that contains them is more likely an injection attempt than a path.
 SHELL_METACHARACTERS = frozenset(";|&$`<>\"'\\()!")
 
 FAILED_STATES = ("FAILED", "CANCELLED", "INTERRUPTED")
@@ -83,7 +83,7 @@ class NullMetrics:
 
 @dataclass(frozen=True)
 class StepOutcome:
-    """What the controller did with a step event, and the state after it."""
+    """Outcome of a step event, with the task state after it."""
 
     outcome: str
     state: Optional[TaskState] = None
@@ -163,10 +163,6 @@ class LoopController:
             return WAITING
 
         key = state_key(message)
-        state = self.store.get(key)
-        if state is not None and state.status == PAUSED:
-            return self._skip_paused(key)
-
         token = uuid.uuid4().hex
         claimed = self.store.claim(key, token, now=now, lease_seconds=self.config.claim_lease_seconds)
         if claimed is None:
@@ -222,10 +218,10 @@ class LoopController:
             key, token, step_id=step_id, window=window, message=record.body, now=self.clock()
         )
         if not recorded:
-            # NOTE: the claim expired and another invocation claimed the task
-            # while this one was submitting; both steps run, and the event of
-            # this one will not match the task's current step and is ignored.
-            # Raise the claim lease above the function timeout to rule it out.
+            # NOTE: the claim expired while this invocation was submitting, and
+            # another one claimed the task. Both steps run, and the event of
+            # this one is ignored because it does not match the current step.
+            # A claim lease above the function timeout rules this out.
             logger.error("task %s: step %s was submitted but the claim was lost; it runs unrecorded", key, step_id)
             self.metrics.add_metric(name="ClaimsLost", unit="Count", value=1)
             return outcome
@@ -403,7 +399,7 @@ class LoopController:
         # interval_seconds is the least time between the starts of two cycles.
         return max(0, int(interval - (now - submitted).total_seconds()))
 
-    def _next_cycle(self, state: TaskState, delay: int, what: str, *, force: bool = False) -> bool:
+    def _next_cycle(self, state: TaskState, delay: int, purpose: str, *, force: bool = False) -> bool:
         if state.status == PAUSED:
             logger.info("task %s is paused; the loop stops here", state.key)
             return False
@@ -415,7 +411,7 @@ class LoopController:
             return False
         self.publisher.publish(state.message, delay_seconds=delay)
         self.metrics.add_metric(name="CyclesScheduled", unit="Count", value=1)
-        logger.info("task %s: %s in %d s", state.key, what, delay)
+        logger.info("task %s: %s in %d s", state.key, purpose, delay)
         return True
 
     def _ignore_unknown(self, key: str, change: StepStatusChange, before: Optional[TaskState]) -> StepOutcome:

@@ -1,4 +1,4 @@
-"""Where task messages go next: the topic, the delay queue, or the dead-letter queue.
+"""Destinations of task messages: the topic, the delay queue and the dead-letter queue.
 
 SNS cannot delay a delivery, so a message that must wait goes to an SQS
 queue with ``DelaySeconds`` (SQS allows at most 900 seconds). The function

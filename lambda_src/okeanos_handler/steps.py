@@ -53,7 +53,7 @@ class StepName:
 
 
 def is_backfill(message: TaskMessage) -> bool:
-    """Whether ``message`` is a backfill: a fixed ``[from, to)`` window rather than "last N hours"."""
+    """Return whether ``message`` is a backfill: a fixed ``[from, to)`` window rather than "last N hours"."""
     return not message.window.is_relative
 
 
@@ -84,7 +84,7 @@ def parse_step_name(name: str) -> Optional[StepName]:
 
 @dataclass(frozen=True)
 class StepAssets:
-    """Where the step's code is and what the Spark job is told besides the task."""
+    """Locations of the step's code, and the Spark job's options besides the task."""
 
     job_package_uri: str
     entry_script_uri: str

@@ -32,7 +32,7 @@ def register(subparsers) -> None:
     parser.add_argument("--task", metavar="NAME", help="task name, also the views' source (default: the job name)")
     parser.add_argument("--lastnhours", type=int, default=2, metavar="N", help="hours each cycle recomputes (default 2)")
     parser.add_argument("--runasof", default="now", metavar="T", help="end of the window: 'now' (default) or an ISO UTC time, to replay history")
-    parser.add_argument("--interval", type=int, default=10, metavar="SECONDS", help="least time between cycle starts (default 10)")
+    parser.add_argument("--interval", type=int, default=10, metavar="SECONDS", help="minimum time between cycle starts, in seconds (default 10)")
     parser.add_argument("--cycles", type=int, metavar="N", help="stop after N cycles (default: run until Ctrl-C or pause)")
     parser.add_argument("--opensearch-url", metavar="URL", help="cluster URL (default: $OPENSEARCH_URL or the local node)")
     parser.add_argument("--index-prefix", metavar="PREFIX", help="index name prefix (default: okeanos)")
@@ -61,7 +61,7 @@ def _loop(args: argparse.Namespace) -> int:
     if not args.verbose:
         from okeanos_handler import app
 
-        app.logger.setLevel(logging.WARNING)
+        app.set_log_level(logging.WARNING)
     loop = LocalLoop(store=local_store(), opensearch_url=opensearch_url(args.opensearch_url), index_prefix=args.index_prefix)
     loop.start(message)
     print(f"loop {message.task}: {message.job} over {path}, last {args.lastnhours} h, every {args.interval} s (Ctrl-C stops)")

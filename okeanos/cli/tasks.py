@@ -35,7 +35,7 @@ def register(subparsers) -> None:
     start.add_argument("--lastnhours", type=int, metavar="N", help=f"hours each cycle recomputes (default {control.DEFAULT_LASTNHOURS})")
     start.add_argument(
         "--interval", type=int, metavar="SECONDS",
-        help=f"least time between the starts of two cycles, in seconds (default {control.DEFAULT_INTERVAL_SECONDS})",
+        help=f"minimum time between the starts of two cycles, in seconds (default {control.DEFAULT_INTERVAL_SECONDS})",
     )
     _add_env(start)
     start.set_defaults(handler=_start)

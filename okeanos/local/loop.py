@@ -3,9 +3,9 @@
 :class:`LocalLoop` wires the same handler function as in AWS
 (``okeanos_handler.app.handler``) to an in-process :class:`LocalTopic` (for
 SNS and the delay queue), a :class:`LocalRunner` (for EMR) and the SQLite
-task-state store, then alternates: deliver due task messages, run the next
-step, which reports its end back to the handler, and so on until no message
-is left (the task was paused, or does not resubmit) or a cycle limit is hit.
+task-state store. It then delivers due task messages and runs the next step,
+which reports its end back to the handler, in turn. It stops when no message
+is left (the task was paused, or does not resubmit) or at a cycle limit.
 """
 
 from __future__ import annotations
@@ -138,16 +138,20 @@ class LocalLoop:
         max_cycles: Optional[int] = None,
         on_cycle: Optional[Callable[[Cycle], None]] = None,
         before_cycle: Optional[Callable[[int], None]] = None,
+        stop: Optional[Callable[[], bool]] = None,
         poll_seconds: float = 0.5,
     ) -> int:
-        """Run until no message is left or ``max_cycles`` steps finished; return the cycle count.
+        """Run until no message is left, ``max_cycles`` steps finished or ``stop()`` is true.
 
-        ``before_cycle(n)`` is called before the n-th step runs (tests add input there).
+        ``before_cycle(n)`` is called before the n-th step runs (tests add
+        input there). Returns the number of cycles run.
         """
         from okeanos_handler.steps import parse_step_name
 
         cycles = 0
         while max_cycles is None or cycles < max_cycles:
+            if stop is not None and stop():
+                break
             self.topic.deliver_due()
             if self.runner.pending:
                 if before_cycle is not None:

@@ -3,9 +3,9 @@
 It implements the handler's ``StepRunner`` interface, so the handler builds
 exactly the arguments it would send to EMR. :meth:`LocalRunner.local_command`
 then turns them into a local command: it drops the cluster-only options
-(``--deploy-mode cluster``, ``--master yarn``, ``spark.yarn.*`` settings),
-runs in client mode on ``local[2]``, and replaces the S3 job package and entry
-script by a zip of the local packages and ``spark/okeanos_main.py``. When a
+(``--deploy-mode cluster``, ``--master yarn``, ``spark.yarn.*`` settings) and
+runs in client mode on ``local[2]``. It also replaces the S3 job package and
+entry script by a zip of the local packages and ``spark/okeanos_main.py``. When a
 step ends, the runner reports it as an ``EMR Step Status Change`` event shaped
 like EMR's (same ``detail`` keys) to the subscriber, the same handler function.
 """
@@ -195,6 +195,7 @@ class LocalRunner:
         env = dict(os.environ)
         env.update({"PYSPARK_PYTHON": self.python, "PYSPARK_DRIVER_PYTHON": self.python})
         env.update(self.env)
+
         logger.info("running step %s (%s)", step.step_id, step.name)
         try:
             completed = subprocess.run(
@@ -219,6 +220,7 @@ class LocalRunner:
         except OSError as exc:
             step.state = "FAILED"
             step.message = f"spark-submit could not start: {exc}"
+
         step.seconds = time.monotonic() - step.started
         if self._subscriber is not None:
             self._subscriber(step_status_change_event(step, self.cluster_id), None)

@@ -1,6 +1,6 @@
 """An in-process task topic for local mode, delivering SNS-shaped events.
 
-It stands in for both the SNS task topic and the SQS delay queue: a message
+It replaces both the SNS task topic and the SQS delay queue: a message
 published with a delay is held until it is due. :meth:`LocalTopic.deliver_due`
 hands each due message to the subscriber (the same handler function as in
 AWS) as an SNS event of one record, with the fields AWS documents for SNS

@@ -1,6 +1,6 @@
 """The task-state store: one record per task, shared by the handler, the CLI and local mode.
 
-A record holds what the loop needs to submit exactly one step at a time and to
+A record contains what the loop needs to submit exactly one step at a time and to
 resume without skipping data:
 
 - ``status``: ``active``, ``paused`` or ``failing`` (``failing`` still runs;
@@ -86,7 +86,7 @@ class TaskState:
         return self.key.split("@", 1)[0]
 
     def is_claimed(self, now: datetime) -> bool:
-        """Whether an unexpired claim is held."""
+        """Return whether an unexpired claim is in place."""
         return self.claim_token is not None and self.claim_expires is not None and self.claim_expires > now
 
     def to_record(self) -> Dict[str, Any]:

@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 class SqliteStateStore(VersionedStateStore):
     """Task state in the SQLite database at ``path`` (``":memory:"`` for tests).
 
-    The same file also holds the local dead-letter list (:meth:`add_dead_letter`).
+    The same file also contains the local dead-letter list (:meth:`add_dead_letter`).
     """
 
     def __init__(self, path: Union[str, Path]) -> None:

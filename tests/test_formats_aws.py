@@ -186,18 +186,18 @@ def test_alb_first_fourteen_fields_enough(spark, tmp_path) -> None:
     assert record["status"] == "parsed"
 
 
-@pytest.mark.parametrize(
-    ("client_port", "client"),
-    [
-        ("192.0.2.1:2817", "192.0.2.1"),
-        ("2001:db8:85a3::8a2e:370:7334:54321", "2001:db8:85a3::8a2e:370:7334"),
-        ("[2001:db8::1]:443", "2001:db8::1"),
-    ],
-    ids=["ipv4", "ipv6", "ipv6-brackets"],
-)
-def test_alb_client_without_port(spark, tmp_path, client_port: str, client: str) -> None:
-    [record] = read_text(spark, tmp_path, "alb", [alb_line(client=client_port)])
-    assert record["client"] == client
+ALB_CLIENTS = {
+    "192.0.2.1:2817": "192.0.2.1",
+    "2001:db8:85a3::8a2e:370:7334:54321": "2001:db8:85a3::8a2e:370:7334",
+    "[2001:db8::1]:443": "2001:db8::1",
+}
+
+
+def test_alb_client_without_port(spark, tmp_path) -> None:
+    lines = {alb_line(client=client_port): client for client_port, client in ALB_CLIENTS.items()}
+    records = by_line(read_text(spark, tmp_path, "alb", list(lines)))
+    for line, client in lines.items():
+        assert records[line]["client"] == client
 
 
 def test_alb_path_of_full_url(spark, tmp_path) -> None:
@@ -232,23 +232,22 @@ def test_alb_long_path_intact(spark, tmp_path) -> None:
     assert record["path"] == path
 
 
-@pytest.mark.parametrize(
-    ("line", "reason"),
-    [
-        ("http 2018-07-02T22:23:00Z app/lb/1 192.0.2.1:1 - 0 0 0 200 200", "unparseable"),
-        (alb_line(request='GET / "unbalanced'), "unparseable"),
-        (alb_line(time="2018/07/02T22:23:00Z"), "bad_timestamp"),
-        (alb_line(time="2018-13-02T22:23:00Z"), "bad_timestamp"),
-        (alb_line(status="2x0"), "bad_status"),
-        (alb_line(sent="lots"), "bad_bytes"),
-    ],
-    ids=["few-fields", "unbalanced-quote", "time-slashes", "month-13", "status", "bytes"],
-)
-def test_alb_rejects_with_reason(spark, tmp_path, line: str, reason: str) -> None:
-    [record] = read_text(spark, tmp_path, "alb", [line])
-    assert record["status"] == "rejected"
-    assert record["reason"] == reason
-    assert record["ts"] is None
+ALB_REJECTS = {
+    "http 2018-07-02T22:23:00Z app/lb/1 192.0.2.1:1 - 0 0 0 200 200": "unparseable",
+    alb_line(request='GET / "unbalanced'): "unparseable",
+    alb_line(time="2018/07/02T22:23:00Z"): "bad_timestamp",
+    alb_line(time="2018-13-02T22:23:00Z"): "bad_timestamp",
+    alb_line(status="2x0"): "bad_status",
+    alb_line(sent="lots"): "bad_bytes",
+}
+
+
+def test_alb_rejects_with_reason(spark, tmp_path) -> None:
+    records = by_line(read_text(spark, tmp_path, "alb", list(ALB_REJECTS)))
+    for line, reason in ALB_REJECTS.items():
+        assert records[line]["status"] == "rejected"
+        assert records[line]["reason"] == reason
+        assert records[line]["ts"] is None
 
 
 # --- S3 server access -------------------------------------------------------
@@ -351,20 +350,19 @@ def test_s3_oldest_layout(spark, tmp_path) -> None:
     assert record["status"] == "parsed"
 
 
-@pytest.mark.parametrize(
-    ("line", "reason"),
-    [
-        ("79a59df9 bucket1 [06/Feb/2019:00:00:38 +0000] 192.0.2.3 - REST.GET.OBJECT", "unparseable"),
-        (s3_line(time="06/Feb/2019 00:00:38"), "bad_timestamp"),
-        (s3_line(status="OK"), "bad_status"),
-        (s3_line(sent="1.5"), "bad_bytes"),
-    ],
-    ids=["few-fields", "time", "status", "bytes"],
-)
-def test_s3_rejects_with_reason(spark, tmp_path, line: str, reason: str) -> None:
-    [record] = read_text(spark, tmp_path, "s3-access", [line])
-    assert record["status"] == "rejected"
-    assert record["reason"] == reason
+S3_REJECTS = {
+    "79a59df9 bucket1 [06/Feb/2019:00:00:38 +0000] 192.0.2.3 - REST.GET.OBJECT": "unparseable",
+    s3_line(time="06/Feb/2019 00:00:38"): "bad_timestamp",
+    s3_line(status="OK"): "bad_status",
+    s3_line(sent="1.5"): "bad_bytes",
+}
+
+
+def test_s3_rejects_with_reason(spark, tmp_path) -> None:
+    records = by_line(read_text(spark, tmp_path, "s3-access", list(S3_REJECTS)))
+    for line, reason in S3_REJECTS.items():
+        assert records[line]["status"] == "rejected"
+        assert records[line]["reason"] == reason
 
 
 # --- CloudFront ---------------------------------------------------------------
@@ -475,20 +473,19 @@ def test_cloudfront_status_000_kept(spark, tmp_path) -> None:
     assert records[line]["bytes"] == 0
 
 
-@pytest.mark.parametrize(
-    ("logged", "decoded"),
-    [
-        ("Mozilla/5.0%20(X11;%20Linux)", "Mozilla/5.0 (X11; Linux)"),
-        ("Googlebot/2.1;%20+http://www.google.com/bot.html", "Googlebot/2.1; +http://www.google.com/bot.html"),
-        ("say%20%22hi%22", 'say "hi"'),
-        ("broken%zzescape", "broken%zzescape"),
-    ],
-    ids=["spaces", "plus-kept", "quotes", "invalid-escape"],
-)
-def test_cloudfront_agent_decoded(spark, tmp_path, logged: str, decoded: str) -> None:
-    line = cloudfront_line(**{"cs(User-Agent)": logged})
-    records = by_line(read_text(spark, tmp_path, "cloudfront", CLOUDFRONT_HEADER + [line]))
-    assert records[line]["user_agent"] == decoded
+CLOUDFRONT_AGENTS = {
+    "Mozilla/5.0%20(X11;%20Linux)": "Mozilla/5.0 (X11; Linux)",
+    "Googlebot/2.1;%20+http://www.google.com/bot.html": "Googlebot/2.1; +http://www.google.com/bot.html",
+    "say%20%22hi%22": 'say "hi"',
+    "broken%zzescape": "broken%zzescape",
+}
+
+
+def test_cloudfront_agent_decoded(spark, tmp_path) -> None:
+    lines = {cloudfront_line(**{"cs(User-Agent)": logged}): decoded for logged, decoded in CLOUDFRONT_AGENTS.items()}
+    records = by_line(read_text(spark, tmp_path, "cloudfront", CLOUDFRONT_HEADER + list(lines)))
+    for line, decoded in lines.items():
+        assert records[line]["user_agent"] == decoded
 
 
 def test_cloudfront_line_above_header_rejected(spark, tmp_path) -> None:

@@ -68,7 +68,7 @@ class RejectRatioExceededError(OkeanosError):
 
 @dataclass(frozen=True)
 class InputPolicy:
-    """How a run treats bad input.
+    """Settings for the bad input of a run: rejected lines, corrupt files, the rejects sample.
 
     Each setting resolves as: the value given here, then its environment
     variable, then the default.

@@ -297,3 +297,18 @@ def test_combined_ansi_mode(spark) -> None:
     finally:
         spark.conf.set("spark.sql.ansi.enabled", "false")
     assert reasons == ["bad_bytes", "bad_timestamp"]
+
+
+def test_combined_glob_characters_in_names(spark, tmp_path: Path) -> None:
+    line = b'10.6.0.1 - - [17/May/2015:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"\n'
+    for name in ("a[1].log", "b{x}.log", "c*.log", "c-other.log", "d?.log"):
+        _write(tmp_path / name, line)
+    records = rows(COMBINED.read(spark, list_files(str(tmp_path))))
+    # Each file is read once: "c*.log" must not also match "c-other.log".
+    assert sorted(row["file"].rsplit("/", 1)[-1] for row in records) == [
+        "a%5B1%5D.log",
+        "b%7Bx%7D.log",
+        "c*.log",
+        "c-other.log",
+        "d%3F.log",
+    ]

@@ -52,7 +52,7 @@ SCHEMA_FIELDS: Dict[str, Tuple[FieldSpec, ...]] = {
 
 # Columns that InputFormat.read adds after the schema's columns.
 RECORD_FIELDS: Tuple[FieldSpec, ...] = (
-    ("file", "string", "URI of the file the line came from"),
+    ("file", "string", "URI of the file the line came from, percent-encoded as Spark reports it"),
     ("status", "string", "parsed, rejected or skipped"),
     ("reason", "string", "why the line was rejected; null otherwise"),
     ("line", "string", "the raw line, for sampling rejects"),

@@ -23,6 +23,7 @@ any other, with U+FFFD in the fields that contained them.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Sequence, Tuple
 
 from okeanos_spark import schemas
@@ -33,6 +34,9 @@ from okeanos_spark.transforms import require_columns
 logger = logging.getLogger(__name__)
 
 _BOM = "\ufeff"
+# Spark expands glob patterns in the paths it reads (Hadoop's globStatus), so
+# a file named access[1].log would not be found unless these are escaped.
+_GLOB_CHARACTERS = re.compile(r"([\\\[\]{}*?])")
 
 
 class InputFormat:
@@ -71,7 +75,7 @@ class InputFormat:
         if not files:
             return spark.createDataFrame([], schemas.record_schema(self.schema))
         logger.debug("reading %d file(s) as %s", len(files), self.name)
-        text = spark.read.text(list(files))
+        text = spark.read.text([escape_glob(name) for name in files])
         lines = text.select(
             F.col("_metadata.file_path").alias("file"), F.col("value").alias("line")
         )
@@ -143,6 +147,11 @@ class InputFormat:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} -> {self.schema}>"
+
+
+def escape_glob(path: str) -> str:
+    """Escape the glob characters of ``path`` (``[ ] { } * ? \\``) so Spark reads it literally."""
+    return _GLOB_CHARACTERS.sub(r"\\\1", path)
 
 
 def first_reason(checks: Sequence[Tuple[Any, str]]) -> Any:

@@ -17,9 +17,10 @@ from typing import Any, Iterable, Optional
 
 from okeanos.exceptions import OkeanosError
 from okeanos.windows import GRANULARITIES, Window, bucket_span
+from okeanos_spark.schemas import RECORD_FIELDS
 
 # Columns that InputFormat.read adds after a common schema's columns.
-RECORD_COLUMNS = ("file", "status", "reason", "line")
+RECORD_COLUMNS = tuple(name for name, _, _ in RECORD_FIELDS)
 
 
 class MissingColumnsError(OkeanosError, ValueError):

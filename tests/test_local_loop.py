@@ -175,3 +175,24 @@ def test_local_topic_event_shaped_like_sns():
     assert set(record) == set(documented)
     assert set(record["Sns"]) == set(documented["Sns"])
     assert record["Sns"]["Message"] == "{}"
+
+
+def test_backfill_locally_runs_every_chunk(tmp_path):
+    from datetime import timedelta
+
+    from okeanos import control
+    from okeanos.cli import tasks as tasks_cli
+    from okeanos.environments import Environment
+
+    store = SqliteStateStore(tmp_path / "tasks.sqlite")
+    env = Environment(name="local", store=store)
+    loop = LocalLoop(store=store, runner=InstantRunner(work_dir=tmp_path / "work"))
+    messages = control.backfill_messages(
+        env, JOB, Window.parse("2015-05-17T00:00:00Z", "2015-05-17T12:00:00Z"), timedelta(hours=4),
+        task="web-apache", input_uri=str(tmp_path), input_format="combined",
+    )
+    failed = tasks_cli.backfill_locally(env, messages, max_concurrent=2, loop=loop)
+    keys = [state.key for state in store.list()]
+    assert failed == []
+    assert len(loop.runner.steps) == 3
+    assert keys == [f"web-apache@2015-05-17T{hour:02d}:00:00Z" for hour in (0, 4, 8)]

@@ -8,7 +8,7 @@ The CDK constructs set these on the Lambda function; local mode builds a
 ``OKEANOS_TASK_TOPIC_ARN`` (required in AWS)
     SNS topic of task messages; the next cycle of a loop is published here.
 ``OKEANOS_DELAY_QUEUE_URL`` (required in AWS)
-    SQS queue that the function also consumes; a message that must wait
+    SQS queue that the function also consumes. A message that must wait
     (``interval_seconds``, retry backoff, a full cluster) is sent here with
     ``DelaySeconds`` instead of to the topic.
 ``OKEANOS_DEAD_LETTER_QUEUE_URL`` (required in AWS)

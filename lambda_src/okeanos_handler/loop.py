@@ -21,7 +21,8 @@ For an ``EMR Step Status Change`` event of an okeanos step:
   resubmits and is not paused, send it again for the next cycle;
 - FAILED, CANCELLED or INTERRUPTED: count the failure, mark the task
   ``failing`` after ``max_consecutive_failures`` in a row, and send it again
-  after an exponential backoff (a backfill gives up at that count).
+  after an exponential backoff (a one-off run, such as a backfill chunk,
+  gives up at that count).
 """
 
 from __future__ import annotations
@@ -375,8 +376,13 @@ class LoopController:
                 logger.error("task %s is failing: %d consecutive step failures", key, state.consecutive_failures)
             if not resubmit:
                 return StepOutcome(FAILED, state)
-            if "@" in key and state.consecutive_failures >= self.config.max_consecutive_failures:
-                logger.error("backfill %s gave up after %d failures; run okeanos backfill again", key, state.consecutive_failures)
+            continuous = state.message is not None and parse_task(state.message).resubmit
+            if not continuous and state.consecutive_failures >= self.config.max_consecutive_failures:
+                # A one-off run (a backfill chunk, say) is retried a bounded number of times.
+                logger.error(
+                    "task %s gave up after %d failures; run it again (okeanos backfill) once the cause is fixed",
+                    key, state.consecutive_failures,
+                )
                 return StepOutcome(FAILED, state)
             delay = self.backoff_seconds(state.consecutive_failures)
             return StepOutcome(FAILED, state, self._next_cycle(state, delay, "retry", force=True))

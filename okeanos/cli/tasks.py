@@ -13,7 +13,7 @@ import sys
 import time
 from collections import deque
 from datetime import timedelta
-from typing import Deque, Dict, List, Optional, TextIO
+from typing import Any, Deque, Dict, List, Optional, TextIO
 
 from okeanos import control
 from okeanos.environments import LOCAL, Environment, open_environment
@@ -264,11 +264,14 @@ def backfill_deployed(
     return failed
 
 
-def backfill_locally(env: Environment, messages: List[TaskMessage], *, max_concurrent: int) -> List[str]:
+def backfill_locally(
+    env: Environment, messages: List[TaskMessage], *, max_concurrent: int, loop: Optional[Any] = None
+) -> List[str]:
     """Run the chunks with the local loop, ``max_concurrent`` queued at a time; return the failed keys."""
-    from okeanos.local.loop import LocalLoop
+    if loop is None:
+        from okeanos.local.loop import LocalLoop
 
-    loop = LocalLoop(store=env.store)  # type: ignore[arg-type]
+        loop = LocalLoop(store=env.store)  # type: ignore[arg-type]
     failed: List[str] = []
     done = 0
     bar = ProgressBar(len(messages))

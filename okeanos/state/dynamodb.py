@@ -5,8 +5,8 @@ written as strings and numbers; unset fields are left out of the item.
 
 Every write is a ``PutItem`` with a ``ConditionExpression`` on the
 ``version`` attribute that the operation read (or on the item not existing
-yet), so of two invocations racing to claim a task only one write succeeds;
-the other re-reads, sees the claim, and submits nothing. Reads are strongly
+yet). So of two invocations racing to claim a task, only one write succeeds.
+The other reads the record again, finds the claim, and submits nothing. Reads are strongly
 consistent so a claim is never decided on a stale copy.
 """
 

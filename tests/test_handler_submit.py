@@ -266,3 +266,36 @@ def test_other_cluster_rejected(aws):
     dead = json.loads(aws.drain(aws.dead_letter_url)[0]["Body"])
     assert dead["reason"].startswith("deployment.cluster_id:")
     assert aws.steps() == []
+
+
+def test_metrics_emitted_as_emf(aws, monkeypatch, capsys):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    aws.controller.metrics = app.metrics
+    app.handler(sns_event(body_json(), "not json"), None)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    emf = lines[-1]
+    names = {metric["Name"] for metric in emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "okeanos"
+    assert emf["StepsSubmitted"] == [1.0] or emf["StepsSubmitted"] == 1.0
+    assert emf["MessagesRejected"] == [1.0] or emf["MessagesRejected"] == 1.0
+    assert {"StepsSubmitted", "MessagesRejected"} <= names
+
+
+def test_logs_carry_message_id(aws):
+    import io
+    import logging
+
+    # The Powertools handler on the okeanos_handler logger keeps the stream
+    # it was created with, so it is pointed at a buffer here.
+    stream_handler = logging.getLogger("okeanos_handler").handlers[0]
+    buffer = io.StringIO()
+    previous = stream_handler.setStream(buffer)
+    try:
+        app.handler(sns_event("not json", message_ids=["bad-message-1"]), None)
+    finally:
+        stream_handler.setStream(previous)
+    records = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    rejected = [record for record in records if "rejected" in record.get("message", "")]
+    assert rejected[0]["correlation_id"] == "bad-message-1"
+    assert rejected[0]["level"] == "ERROR"
+    assert "message: is not valid UTF-8 JSON" in rejected[0]["message"]

@@ -196,3 +196,18 @@ def test_backfill_locally_runs_every_chunk(tmp_path):
     assert failed == []
     assert len(loop.runner.steps) == 3
     assert keys == [f"web-apache@2015-05-17T{hour:02d}:00:00Z" for hour in (0, 4, 8)]
+
+
+def test_local_loop_command_prints_cycles(tmp_path, monkeypatch, capsys):
+    import okeanos.local.loop as local_loop
+    from okeanos.cli import main
+
+    monkeypatch.setenv("OKEANOS_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(local_loop, "LocalRunner", lambda: InstantRunner(work_dir=tmp_path / "work"))
+    code = main(["local", "loop", JOB, "--input", str(tmp_path), "--format", "combined",
+                 "--runasof", RUNASOF, "--lastnhours", "48", "--interval", "0", "--cycles", "2"])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert lines[1].startswith("cycle 1: COMPLETED in 0.0 s, window [2015-05-17T00:00:00Z, 2015-05-19T00:00:00Z)")
+    assert lines[2].startswith("cycle 2: COMPLETED")
+    assert lines[-1] == "loop http-status-hourly stopped after 2 cycle(s)"

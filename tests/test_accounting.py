@@ -292,3 +292,10 @@ def test_policy_invalid_on_corrupt(monkeypatch) -> None:
     monkeypatch.setenv("OKEANOS_ON_CORRUPT", "ignore")
     with pytest.raises(ConfigurationError, match="on_corrupt: 'ignore' is invalid"):
         InputPolicy().resolve()
+
+
+@pytest.mark.spark
+def test_line_numbers_special_file_name(spark, tmp_path) -> None:
+    lines = [GOOD, BAD]
+    found = numbered(spark, [write_lines(tmp_path / "access [1] 100%.log", lines)])
+    assert found[BAD] == [2]

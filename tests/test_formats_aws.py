@@ -598,3 +598,10 @@ def test_encoding_one_megabyte_line(spark, tmp_path, name: str) -> None:
     lengths = sorted(len(record["user_agent"]) for record in records)
     assert [record["status"] for record in records] == ["parsed", "parsed"]
     assert lengths == [len("agent/1.0"), len(agent)]
+
+
+def test_cloudfront_glob_characters_in_name(spark, tmp_path) -> None:
+    path = write_file(tmp_path / "E2EXAMPLE[1].log", CLOUDFRONT_HEADER + [cloudfront_line()])
+    write_file(tmp_path / "E2EXAMPLE1.log", CLOUDFRONT_HEADER + [cloudfront_line(sc_status="404")])
+    records = read_records(spark, "cloudfront", [path])
+    assert [record["http_status"] for record in records if record["status"] == "parsed"] == ["200"]

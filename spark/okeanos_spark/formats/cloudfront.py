@@ -69,7 +69,7 @@ from okeanos_spark.formats import (
 )
 from okeanos_spark.formats import aws_common as aws
 from okeanos_spark.formats import web
-from okeanos_spark.formats.base import InputFormat, first_reason
+from okeanos_spark.formats.base import InputFormat, escape_glob, first_reason
 from okeanos_spark.registry import WEB_REQUEST
 from okeanos_spark.session import check_session
 
@@ -176,7 +176,7 @@ def read_lines(spark: Any, files: Sequence[str]) -> Any:
     """
     from pyspark.sql import functions as F
 
-    raw = spark.read.text(list(files), wholetext=True).select(
+    raw = spark.read.text([escape_glob(name) for name in files], wholetext=True).select(
         F.col("_metadata.file_path").alias("file"),
         F.regexp_replace(F.col("value"), "^\ufeff", "").alias("content"),
     )

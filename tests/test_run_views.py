@@ -8,7 +8,6 @@ prefix, so tests do not see each other's documents.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import threading
 import uuid

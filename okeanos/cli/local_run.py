@@ -68,13 +68,13 @@ def resolve_window(
     fixed = start is not None or end is not None
     relative = runasof is not None or lastnhours is not None
     if fixed and relative:
-        given = [
+        options_given = [
             name
             for name, value in (("--from", start), ("--to", end), ("--runasof", runasof), ("--lastnhours", lastnhours))
             if value is not None
         ]
         raise ConfigurationError(
-            f"{' and '.join(given)}: use either --from with --to, or --runasof with --lastnhours, not both"
+            f"{' and '.join(options_given)}: use either --from with --to, or --runasof with --lastnhours, not both"
         )
     if fixed:
         if start is None or end is None:

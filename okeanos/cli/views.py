@@ -102,11 +102,11 @@ def top_documents(documents: List[Dict[str, Any]], count: int, metric: str) -> L
     groups: Dict[tuple, List[Dict[str, Any]]] = {}
     for document in documents:
         groups.setdefault((document["bucket"], document["source"]), []).append(document)
-    kept: List[Dict[str, Any]] = []
+    top: List[Dict[str, Any]] = []
     for members in groups.values():
         ranked = sorted(members, key=lambda document: -(document.get(metric) or 0))
-        kept.extend(ranked[:count])
-    return kept
+        top.extend(ranked[:count])
+    return top
 
 
 def _print_table(documents: List[Dict[str, Any]], columns: List[str]) -> None:

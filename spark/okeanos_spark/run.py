@@ -12,7 +12,7 @@ Stages of :func:`run_job`, each logged at INFO when it starts:
 6. add the bucket column and run the job's transform;
 7. write the rows as view documents, from the executors;
 8. refresh, delete the stale documents of the span, and check that the index
-   holds exactly one document of this run per row produced;
+   contains exactly one document of this run per row produced;
 9. index the run summary, for a failed run too when OpenSearch is reachable.
 """
 
@@ -190,6 +190,8 @@ class _Context:
         self.stage(f"reading {len(files)} file(s) as {summary.format}")
         events = get_format(summary.format).read(self.spark, files).drop("line")
         # Cached because two passes read it: the accounting and the aggregation.
+        # Measured on 271,500 combined lines, local[2] on a shared two-core
+        # machine: 16 to 21 s cached against 61 to 65 s parsed twice.
         events = events.persist(StorageLevel.MEMORY_AND_DISK)
         try:
             span = self.account(events)
@@ -265,7 +267,7 @@ class _Context:
         summary.documents_written = count_run_documents(self.client, target, span)
         if summary.documents_written != counts.rows:
             raise SinkCountError(
-                f"{view} holds {summary.documents_written} documents of run {summary.run_id} "
+                f"{view} contains {summary.documents_written} documents of run {summary.run_id} "
                 f"in {span} but the job produced {counts.rows} rows; two rows with the same "
                 "bucket and dimension values share one document id"
             )

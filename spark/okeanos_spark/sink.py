@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 # Concurrent bulk writers (partitions) per run. A view is aggregated, so
 # it is small next to its input, and a few writers keep a small domain
-# from answering 429 while still writing in parallel.
+# from responding with 429 while still writing in parallel.
 DEFAULT_WRITERS = 4
 
 _BUCKET_COLUMN = "_bucket_epoch"
@@ -44,7 +44,7 @@ _BUCKET_COLUMN = "_bucket_epoch"
 
 @dataclass(frozen=True)
 class ViewTarget:
-    """Where and what one run writes; shipped to the executors, so only plain values."""
+    """Target and shape of one run's view documents, shipped to the executors as plain values."""
 
     url: str
     index: str
@@ -91,7 +91,7 @@ def write_view(df: Any, target: ViewTarget, *, writers: int = DEFAULT_WRITERS) -
     """Index every row of ``df`` (a job's output) as a view document, from the executors.
 
     The write runs on the executors, with ``mapPartitions`` returning each
-    partition's counts and failures to the driver, so the driver never holds
+    partition's counts and failures to the driver, so the driver never keeps
     the view and writing scales with the cluster. At most ``writers``
     partitions write at once.
 

@@ -7,6 +7,7 @@ prefix, so tests do not see each other's documents.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -256,3 +257,24 @@ def test_opensearch_stopped_fails_then_rerun(spark, spare_opensearch_node) -> No
     expected = ref.status_hourly(ref.read_combined(ref.APACHE_LOG), "web")
     assert query_view(client, "http_status_hourly", prefix=prefix) == expected
     client.close()
+
+
+def test_cli_run_then_show_json(spark, opensearch_url, capsys) -> None:
+    from okeanos.cli import EXIT_OK, main
+
+    prefix = new_prefix()
+    start, end = ref.hours("2015-05-17T10:00:00Z", 4)
+    code = main(["local", "run", "--job", "http_status_hourly", "--format", "nginx-json",
+                 "--input", str(ref.NGINX_LOG), "--source", "cli", "--index-prefix", prefix,
+                 "--from", "2015-05-17T10:00:00Z", "--to", "2015-05-17T14:00:00Z"])
+    printed = capsys.readouterr().out
+    assert code == EXIT_OK
+    assert "http_status_hourly [cli] run " in printed
+    assert ": succeeded" in printed
+
+    code = main(["views", "show", "http_status_hourly", "--index-prefix", prefix, "--json"])
+    lines = capsys.readouterr().out.splitlines()
+    expected = ref.status_hourly(ref.in_window(ref.read_nginx_json(ref.NGINX_LOG), start, end), "cli")
+    assert code == EXIT_OK
+    assert [json.loads(line) for line in lines] == expected
+    assert list(json.loads(lines[0])) == ["bucket", "source", STATUS, "requests", "bytes", "clients"]

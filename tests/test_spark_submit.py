@@ -64,15 +64,33 @@ def test_spark_submit_task_writes_view(opensearch_client, opensearch_url) -> Non
     assert query_view(opensearch_client, "http_status_hourly", prefix=prefix) == expected
 
 
-def test_spark_submit_invalid_task_exits_2() -> None:
+def run_driver(task_argument: str) -> subprocess.CompletedProcess:
+    """Run okeanos_main.py with plain Python, for arguments rejected before Spark starts."""
     environment = dict(os.environ)
-    environment["PYSPARK_PYTHON"] = sys.executable
     environment["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "spark")])
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "spark" / "okeanos_main.py"), "--task", "not base64 json"],
+    return subprocess.run(
+        [sys.executable, str(ROOT / "spark" / "okeanos_main.py"), "--task", task_argument],
         env=environment, capture_output=True, text=True, timeout=120,
     )
+
+
+def test_spark_submit_invalid_task_exits_2() -> None:
+    completed = run_driver("not base64 json")
     record = json.loads(completed.stderr.splitlines()[-1])
     assert completed.returncode == 2
     assert record["level"] == "ERROR"
     assert "argument" in record["message"]
+
+
+def test_spark_submit_wrong_format_exits_2() -> None:
+    task = TaskMessage(
+        task="web-apache",
+        job="http_status_hourly",
+        input_uri="/logs/events",
+        input_format="events",
+        window=TaskWindow(lastnhours=2),
+    )
+    completed = run_driver(task.to_argument())
+    record = json.loads(completed.stderr.splitlines()[-1])
+    assert completed.returncode == 2
+    assert "input.format: 'events' is not a format of job http_status_hourly" in record["message"]

@@ -18,7 +18,8 @@ Command line (stable: the Lambda that submits steps builds exactly this)::
 The task's window is resolved when the driver starts ("now" means the
 driver's clock), the task name is the views' source, and the input is read
 with the task's format. Exit status: 0 when the run succeeded, 1 when it
-failed, 2 when the arguments or the task message are invalid. Logs go to
+failed, 2 when the arguments, the task message (a format that is not one of
+the job's, say) or a setting such as the OpenSearch URL are invalid. Logs go to
 stderr as one JSON object per line with the keys ``level``, ``timestamp``,
 ``message``, ``logger``, ``job``, ``task`` and ``run_id``. Under spark-submit
 they appear on its stdout, because Spark's launcher of Python applications
@@ -35,7 +36,7 @@ import sys
 from datetime import datetime, timezone
 from typing import List, Optional
 
-from okeanos.exceptions import OkeanosError, TaskMessageError, WindowError
+from okeanos.exceptions import ConfigurationError, OkeanosError, TaskMessageError, WindowError
 
 logger = logging.getLogger("okeanos_spark.main")
 
@@ -80,7 +81,7 @@ def parse_arguments(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     """Decode the task, run it, and return the exit status."""
     from okeanos.task import from_argument
-    from okeanos_spark.registry import job_names
+    from okeanos_spark.registry import get_job, job_names
     from okeanos_spark.run import new_run_id
 
     formatter = JsonLogFormatter()
@@ -90,6 +91,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         task = from_argument(args.task, jobs=job_names())
         window = task.window.resolve()
+        formats = get_job(task.job).formats
+        if task.input_format not in formats:
+            raise TaskMessageError(
+                "input.format",
+                f"{task.input_format!r} is not a format of job {task.job}; use one of: {', '.join(formats)}",
+            )
     except (TaskMessageError, WindowError) as exc:
         logger.error("invalid task message: %s", exc)
         return EXIT_USAGE
@@ -101,6 +108,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     try:
         summary = _run(task, window, formatter.run_id, args)
+    except ConfigurationError as exc:
+        logger.error("invalid setting: %s", exc)
+        return EXIT_USAGE
     except OkeanosError as exc:
         logger.error("run failed: %s", exc)
         return EXIT_FAILED

@@ -1,8 +1,8 @@
 """Time `cdk synth` of every environment in cdk.json, warm, through the real CLI.
 
 Each environment is synthesized once to warm up (staging bundled assets in
-the output directory and loading jsii), then ``--repeat`` more times; the
-figure is the median of the timed runs. Runs are offline and without AWS
+the output directory), then ``--repeat`` more times; the figures are the
+medians of the timed runs, in wall-clock and in CPU seconds. Runs are offline and without AWS
 credentials, as in CI.
 
     .venv/bin/python -m bench.synth_time --repeat 3
@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -21,7 +22,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
 OUTDIR = REPO / "bench" / "work" / "cdk.out"
@@ -33,8 +34,12 @@ def environment_names() -> List[str]:
     return sorted(context["okeanos:environments"])
 
 
-def synth_seconds(name: str, outdir: Path) -> float:
-    """Run `npx cdk synth -c env=<name>` once and return its wall-clock seconds.
+def synth_seconds(name: str, outdir: Path) -> Tuple[float, float]:
+    """Run `npx cdk synth -c env=<name>` once; return its wall-clock and CPU seconds.
+
+    CPU seconds are user plus system time of the CLI and every process it
+    starts (Node.js, Python, the jsii kernel). On a machine shared with other
+    work they change less than wall-clock time does.
 
     Raises
     ------
@@ -47,12 +52,19 @@ def synth_seconds(name: str, outdir: Path) -> float:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env["AWS_EC2_METADATA_DISABLED"] = "true"
     command = [npx, "--no-install", "cdk", "synth", "-c", f"env={name}", "--quiet", "--no-notices", "-o", str(outdir)]
+    cpu_before = _children_cpu_seconds()
     start = time.perf_counter()
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
+    cpu = _children_cpu_seconds() - cpu_before
     if result.returncode != 0:
         raise RuntimeError(f"cdk synth -c env={name} failed:\n{result.stdout}\n{result.stderr}")
-    return elapsed
+    return elapsed, cpu
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def machine() -> Dict[str, object]:
@@ -86,18 +98,20 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     OUTDIR.mkdir(parents=True, exist_ok=True)
     per_env: Dict[str, Dict[str, object]] = {}
     for name in names:
-        warmup = synth_seconds(name, OUTDIR)
+        warmup, _ = synth_seconds(name, OUTDIR)
         runs = [synth_seconds(name, OUTDIR) for _ in range(args.repeat)]
         per_env[name] = {
             "warmup_seconds": round(warmup, 2),
-            "runs_seconds": [round(run, 2) for run in runs],
-            "median_seconds": round(statistics.median(runs), 2),
+            "runs_seconds": [round(wall, 2) for wall, _ in runs],
+            "median_seconds": round(statistics.median(wall for wall, _ in runs), 2),
+            "median_cpu_seconds": round(statistics.median(cpu for _, cpu in runs), 2),
         }
     result: Dict[str, object] = {
         "benchmark": "cdk_synth_warm",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "environments": per_env,
         "total_median_seconds": round(sum(float(v["median_seconds"]) for v in per_env.values()), 2),
+        "total_median_cpu_seconds": round(sum(float(v["median_cpu_seconds"]) for v in per_env.values()), 2),
         "target_seconds_per_environment": 15,
         "machine": machine(),
     }

@@ -31,7 +31,8 @@ EMR_RELEASE_LABEL = "emr-7.12.0"
 EMR_SPARK_VERSION = "3.5.6"
 
 DEFAULT_STEP_CONCURRENCY = 4
-# EMR accepts 1 to 256 steps running at once.
+# "You can specify a minimum of 1 step and a maximum of 256 steps" (Amazon EMR
+# API Reference, ModifyCluster, StepConcurrencyLevel).
 MAX_STEP_CONCURRENCY = 256
 
 # AmazonEMRServicePolicy_v2 only acts on EC2 resources carrying this tag.

@@ -320,3 +320,15 @@ def test_existing_function_wired_not_created():
         "AWS::SNS::Subscription",
         {"Protocol": "lambda", "Endpoint": "arn:aws:lambda:eu-west-1:111111111111:function:existing"},
     )
+
+
+def test_job_assets_missing_entry_script(tmp_path):
+    (tmp_path / "okeanos_spark").mkdir()
+    app = App()
+    stack = Stack(app, "Assets")
+    with pytest.raises(OkeanosPropsError) as raised:
+        JobAssets(stack, "JobAssets", spark_dir=tmp_path)
+    assert raised.value.problems == [
+        f"spark_dir: {tmp_path / 'okeanos_main.py'} does not exist; the job's entry script must be there",
+        f"spark_dir: {tmp_path / 'okeanos_spark'} is not a Python package",
+    ]

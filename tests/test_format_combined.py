@@ -312,3 +312,12 @@ def test_combined_glob_characters_in_names(spark, tmp_path: Path) -> None:
         "c-other.log",
         "d%3F.log",
     ]
+
+
+def test_combined_filter_runs_parser_once(spark) -> None:
+    from pyspark.sql import functions as F
+
+    records = COMBINED.read(spark, [str(APACHE_LOG)])
+    filtered = records.filter(F.col("status") == "parsed").filter(F.col("ts") >= F.lit("2015-05-18"))
+    plan = filtered._jdf.queryExecution().executedPlan().toString()
+    assert plan.count("regexp_replace(") == 1

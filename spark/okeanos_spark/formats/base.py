@@ -126,6 +126,11 @@ class InputFormat:
             reason.cast("string").alias("_reason"),
             (~blank & skip).alias("_skip"),
         )
+        # Spark pushes a filter on the result (status = 'parsed', a window on
+        # ts) down through projections by inlining their expressions, which
+        # would run the parser again for every reference. A generator's
+        # output cannot be inlined, so the filter stops here.
+        staged = staged.select(F.inline(F.array(F.struct(*staged.columns))))
 
         valid = F.col("_reason").isNull() & ~F.col("_skip")
         status = (

@@ -2,8 +2,8 @@
 
 Memory is the resident set size (RSS) read from ``/proc`` (Linux only), so
 no extra package is needed. A sampler thread walks the process tree of a
-child 10 times a second and keeps the peak of the tree's summed RSS and the
-peak of each process. RSS counts shared pages once per process, so the sum
+child 10 times a second and keeps the peak of the tree's summed RSS, the
+peak of each process and each process's CPU time as last seen. RSS counts shared pages once per process, so the sum
 is an upper bound of the memory the tree holds.
 """
 
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SAMPLE_INTERVAL_SECONDS = 0.1
 
 
@@ -26,6 +27,7 @@ SAMPLE_INTERVAL_SECONDS = 0.1
 class _Peak:
     name: str
     rss: int = 0
+    cpu_ticks: int = 0
 
 
 @dataclass
@@ -39,6 +41,9 @@ class TreeSampler:
     peaks: Dict[int, _Peak] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # The root's start time tells it apart from a later process that
+        # reuses its pid after it has exited.
+        self._root_started = _start_time(self.root)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"rss-sampler-{self.root}", daemon=True)
 
@@ -58,13 +63,19 @@ class TreeSampler:
         processes = sorted(self.peaks.items(), key=lambda item: -item[1].rss)
         return {
             "peak_total_rss_bytes": self.peak_total,
+            "cpu_seconds": sum(peak.cpu_ticks for peak in self.peaks.values()) / _CLOCK_TICKS,
             "samples": self.samples,
             "interval_seconds": self.interval,
-            "processes": [{"pid": pid, "name": peak.name, "peak_rss_bytes": peak.rss} for pid, peak in processes],
+            "processes": [
+                {"pid": pid, "name": peak.name, "peak_rss_bytes": peak.rss, "cpu_seconds": peak.cpu_ticks / _CLOCK_TICKS}
+                for pid, peak in processes
+            ],
         }
 
     def sample(self) -> None:
-        """Take one sample now."""
+        """Take one sample now; nothing once the root has exited."""
+        if _start_time(self.root) != self._root_started:
+            return
         total = 0
         for pid in process_tree(self.root):
             rss = _rss(pid)
@@ -74,6 +85,7 @@ class TreeSampler:
             peak = self.peaks.get(pid)
             if peak is None:
                 peak = self.peaks[pid] = _Peak(_role(pid))
+            peak.cpu_ticks = max(peak.cpu_ticks, _cpu_ticks(pid))
             if rss > peak.rss:
                 # Named again as it grows: spark-submit starts as bash and
                 # execs into the JVM under the same pid.
@@ -105,7 +117,8 @@ def process_tree(root: int) -> List[int]:
     return out
 
 
-def _parent(pid: int) -> Optional[int]:
+def _stat_fields(pid: int) -> Optional[List[bytes]]:
+    """Return the fields of ``/proc/PID/stat`` after the command name (field 3 first)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             stat = handle.read()
@@ -113,7 +126,24 @@ def _parent(pid: int) -> Optional[int]:
         return None
     # The command name (field 2) may contain spaces and parentheses, so the
     # fields are counted from the last ")".
-    return int(stat[stat.rindex(b")") + 2:].split()[1])
+    return stat[stat.rindex(b")") + 2:].split()
+
+
+def _parent(pid: int) -> Optional[int]:
+    fields = _stat_fields(pid)
+    return int(fields[1]) if fields else None
+
+
+def _start_time(pid: int) -> Optional[int]:
+    """Return the start time of ``pid`` in clock ticks after boot (field 22), or None if it is gone."""
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields else None
+
+
+def _cpu_ticks(pid: int) -> int:
+    """Return the user plus system CPU time of ``pid`` so far, in clock ticks (fields 14 and 15)."""
+    fields = _stat_fields(pid)
+    return int(fields[11]) + int(fields[12]) if fields else 0
 
 
 def _rss(pid: int) -> Optional[int]:
@@ -151,13 +181,19 @@ class ProcessResult:
 
     returncode: int
     seconds: float
+    cpu_seconds: float
     stdout: str
     stderr: str
     memory: Dict[str, object]
 
 
 def run_measured(command: Sequence[str], *, env: Optional[Dict[str, str]] = None, timeout: float = 3600) -> ProcessResult:
-    """Run ``command``, sampling its process tree's RSS, and return the result."""
+    """Run ``command``, sampling its process tree's RSS, and return the result.
+
+    ``cpu_seconds`` is the user and system CPU time of the process tree as
+    last sampled, which grows much less than wall time when other work
+    shares the cores.
+    """
     started = time.perf_counter()
     process = subprocess.Popen(
         list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
@@ -170,7 +206,8 @@ def run_measured(command: Sequence[str], *, env: Optional[Dict[str, str]] = None
         stdout, stderr = process.communicate()
     finally:
         memory = sampler.stop()
-    return ProcessResult(process.returncode, time.perf_counter() - started, stdout, stderr, memory)
+    seconds = time.perf_counter() - started
+    return ProcessResult(process.returncode, seconds, float(memory["cpu_seconds"]), stdout, stderr, memory)
 
 
 def machine() -> Dict[str, object]:

@@ -114,7 +114,9 @@ def run_spark(logs: Path, fmt: str, source: str, url: str, conf: Sequence[str]) 
         timings = json.loads(Path(out_path).read_text(encoding="utf-8"))
     finally:
         os.unlink(out_path)
-    timings.update(process_seconds=result.seconds, memory=result.memory, load_average_before=load)
+    timings.update(
+        process_seconds=result.seconds, cpu_seconds=result.cpu_seconds, memory=result.memory, load_average_before=load
+    )
     return timings
 
 
@@ -129,7 +131,9 @@ def run_duckdb(logs: Path, fmt: str, summary_path: Path) -> Dict[str, object]:
     if result.returncode not in (0, 1):
         raise RuntimeError(f"the DuckDB run failed (exit {result.returncode}):\n{result.stderr[-4000:]}")
     measurement = json.loads(result.stdout)
-    measurement.update(process_seconds=result.seconds, memory=result.memory, load_average_before=load)
+    measurement.update(
+        process_seconds=result.seconds, cpu_seconds=result.cpu_seconds, memory=result.memory, load_average_before=load
+    )
     return measurement
 
 

@@ -21,13 +21,26 @@ REQUIRED_CONFIG: Dict[str, str] = {
     "spark.sql.legacy.timeParserPolicy": "CORRECTED",
 }
 
-# Applied when the master is local: no web UI, no console progress bar, and
-# the driver's ports bound to the loopback interface only.
+# Applied when the master is local: no web UI, no console progress bar, the
+# driver's ports bound to the loopback interface only, and sizing for one
+# machine with a few cores:
+# - Spark lists more than 32 input paths with a Spark job of one task per
+#   path; okeanos_spark.inputs has listed the files already, so that job only
+#   adds seconds (about 1 s per run of 96 files, measured with bench.run).
+# - 64 MB file splits instead of 128 MB give several splits per core for
+#   inputs of a few hundred MB, so the last wave of tasks leaves no core idle
+#   for long.
+# - A view has at most a few thousand rows per run, far too few for Spark's
+#   200 shuffle partitions; adaptive execution coalesces them, but each map
+#   task still writes a block for every one of them.
 LOCAL_CONFIG: Dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.driver.bindAddress": "127.0.0.1",
     "spark.driver.host": "127.0.0.1",
+    "spark.sql.sources.parallelPartitionDiscovery.threshold": "100000",
+    "spark.sql.files.maxPartitionBytes": "64m",
+    "spark.sql.shuffle.partitions": "8",
 }
 
 

@@ -1,0 +1,49 @@
+"""Markdown table rows from benchmark result files, for docs/benchmarks.md.
+
+``python -m bench.report bench/results/*.json`` prints one row per input
+size of each result, in the column order of the table in the docs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Dict, Iterable, List
+
+HEADER = (
+    "| date (UTC) | commit | size | events | Spark run s | Spark events/s | session start s "
+    "| peak RSS MiB | DuckDB s | DuckDB events/s | Spark / DuckDB | view = summary | load before |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def rows(result: Dict[str, object]) -> List[str]:
+    """Return the table rows of one result."""
+    out = []
+    commit = str(result["commit"]) + ("+" if result.get("dirty") else "")
+    for run in result["runs"]:  # type: ignore[union-attr]
+        spark, duck = run["spark"], run["duckdb"]
+        load = spark.get("load_average_before") or result["load_average_before"]
+        out.append(
+            f"| {result['date']} | {commit} | {result['size']} | {run['events']:,} "
+            f"| {spark['run_seconds']:.1f} | {spark['events_per_second']:,.0f} | {spark['session_seconds']:.1f} "
+            f"| {spark['memory']['peak_total_rss_bytes'] / 2**20:,.0f} "
+            f"| {duck['seconds']:.1f} | {duck['events_per_second']:,.0f} | {run['spark_to_duckdb_ratio']:.2f} "
+            f"| {'yes' if spark['view_matches_summary'] and duck['matches_summary'] else 'NO'} "
+            f"| {load[0]:.1f} |"
+        )
+    return out
+
+
+def main(paths: Iterable[str]) -> int:
+    """Print the header and the rows of every result file given."""
+    print(HEADER)
+    for path in paths:
+        for row in rows(json.loads(Path(path).read_text(encoding="utf-8"))):
+            print(row)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -41,7 +41,7 @@ class TreeSampler:
     peaks: Dict[int, _Peak] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # The root's start time tells it apart from a later process that
+        # The root's start time distinguishes it from a later process that
         # reuses its pid after it has exited.
         self._root_started = _start_time(self.root)
         self._stop = threading.Event()

@@ -204,3 +204,15 @@ def test_duckdb_reference_matches_recount(generated, fmt):
     expected, _ = _recount(fmt, directory)
     result = http_status_hourly(str(directory), fmt, threads=1)
     assert result["rows"] == expected
+
+
+def test_cli_writes_files_and_summary(tmp_path, generated):
+    from okeanos.cli import main
+    from okeanos.generate.web import WebLogSummary
+
+    options = ["--lines", "3000", "--hours", "3", "--files-per-hour", "2", "--late-share", "0.05"]
+    options += ["--malformed-share", "0.01", "--clients", "500", "--paths", "200", "--workers", "1"]
+    code = main(["generate", "web", "--format", "combined", "--out", str(tmp_path / "logs"), *options])
+    assert code == 0
+    assert _tree_bytes(tmp_path / "logs") == _tree_bytes(generated["combined"][0])
+    assert WebLogSummary.load(tmp_path / "logs.summary.json") == generated["combined"][1]

@@ -6,11 +6,14 @@ import argparse
 
 
 def register(subparsers) -> None:
-    """Add the ``generate`` command group and its ``events`` command."""
+    """Add the ``generate`` command group and its ``events`` and ``web`` commands."""
+    from okeanos.cli import generate_web
+
     generate = subparsers.add_parser("generate", help="write deterministic sample log files")
     commands = generate.add_subparsers(dest="generate_command", metavar="COMMAND")
     commands.required = True
     _add_events(commands)
+    generate_web.add_parser(commands)
 
 
 def _add_events(commands) -> None:

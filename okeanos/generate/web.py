@@ -53,7 +53,7 @@ _WRITE_CHUNK_LINES = 50_000
 
 @dataclass(frozen=True)
 class WebLogSpec:
-    """What to generate. Equal specs give byte-identical files.
+    """Specification of the web logs to generate. Equal specs give byte-identical files.
 
     Parameters
     ----------
@@ -147,7 +147,7 @@ class GroupTotals:
 
 @dataclass
 class WebLogSummary:
-    """What the generated files contain, counted while writing them.
+    """Summary of the generated files, counted while the lines are written.
 
     ``groups`` maps (hour start as ISO-8601 ``Z`` string, status code text) to
     the group's totals, over well-formed lines only. Bytes written as ``-``

@@ -138,7 +138,7 @@ def render_alb(events: Events, pools: WebPools, rng: random.Random) -> List[str]
         kind = "h2" if protocol == "HTTP/2.0" else "https"
         target = f"10.0.{bits(8)}.{bits(8)}:8080"
         if status in ("502", "503", "504"):
-            # The load balancer answered itself: no target response.
+            # The load balancer sent the response itself, so no target responded.
             target_status, target_time = "-", "-1"
         else:
             target_status, target_time = status, f"{random_() * 0.4:.3f}"

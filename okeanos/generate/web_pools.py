@@ -1,9 +1,10 @@
 """Weighted pools that synthetic web traffic is drawn from.
 
-Built once per seed: client addresses (Zipf-weighted, some IPv6), each
-client's user agent and HTTP version, URL paths with query strings
-(Zipf-weighted), methods, a status mix that is mostly 200 with 304, 404, 5xx
-and the rest, response sizes per status, and referrers. Drawing from a
+The pools are built once per seed. They contain client addresses
+(Zipf-weighted, some IPv6) with each client's user agent and HTTP version,
+URL paths with query strings (Zipf-weighted), methods, and referrers. The
+status mix is mostly 200, then 304, 404, redirects and a tail of 4xx and
+5xx, and response sizes are drawn per status. Drawing from a
 precomputed lookup table, indexed by the top bits of random 32-bit words
 from ``Random.randbytes``, costs one list lookup per value: several times
 cheaper than ``Random.choices`` with weights.

@@ -25,8 +25,8 @@ REQUIRED_CONFIG: Dict[str, str] = {
 # driver's ports bound to the loopback interface only, and sizing for one
 # machine with a few cores:
 # - Spark lists more than 32 input paths with a Spark job of one task per
-#   path; okeanos_spark.inputs has listed the files already, so that job only
-#   adds seconds (about 1 s per run of 96 files, measured with bench.run).
+#   path. okeanos_spark.inputs has listed the files already, so that job
+#   only adds time: about 1 s for 96 files, measured with bench.run.
 # - 64 MB file splits instead of 128 MB give several splits per core for
 #   inputs of a few hundred MB, so the last wave of tasks leaves no core idle
 #   for long.

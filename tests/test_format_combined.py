@@ -286,17 +286,19 @@ def test_combined_read_no_files(spark) -> None:
 
 
 def test_combined_ansi_mode(spark) -> None:
-    # Invalid numbers are checked before any cast, so ANSI mode raises nothing.
+    # Invalid numbers are checked before any cast and fields are read with
+    # get(), so ANSI mode raises nothing.
     lines = [
         '10.5.0.1 - - [17/May/2015:10:00:00 +0000] "GET / HTTP/1.1" 200 99999999999999999999 "-" "-"',
         '10.5.0.2 - - [31/Feb/2015:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"',
+        "garbage",
     ]
     spark.conf.set("spark.sql.ansi.enabled", "true")
     try:
         reasons = sorted(row["reason"] for row in rows(COMBINED.parse_lines(lines_frame(spark, lines))))
     finally:
         spark.conf.set("spark.sql.ansi.enabled", "false")
-    assert reasons == ["bad_bytes", "bad_timestamp"]
+    assert reasons == ["bad_bytes", "bad_timestamp", "unparseable"]
 
 
 def test_combined_glob_characters_in_names(spark, tmp_path: Path) -> None:

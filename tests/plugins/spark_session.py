@@ -17,7 +17,6 @@ SPARK_TEST_CONFIG = {
     "spark.sql.shuffle.partitions": "2",
     "spark.default.parallelism": "2",
     "spark.driver.memory": "768m",
-    "spark.sql.adaptive.enabled": "false",
 }
 
 

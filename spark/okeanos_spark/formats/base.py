@@ -59,8 +59,9 @@ class InputFormat:
         Parameters
         ----------
         spark
-            The SparkSession. The time-parser setting okeanos needs is applied
-            to it (see :func:`okeanos_spark.session.check_session`).
+            The SparkSession. The settings okeanos requires (UTC session time
+            zone, the CORRECTED time parser) are applied to it, see
+            :func:`okeanos_spark.session.check_session`.
         files
             Paths or URIs, as :func:`okeanos_spark.inputs.list_files` returns them.
 

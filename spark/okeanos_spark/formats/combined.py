@@ -73,7 +73,9 @@ class CombinedFormat(InputFormat):
         split = lines.select("file", "line", parts.alias("parts"))
 
         def field(index: int) -> Any:
-            return F.col("parts")[index]
+            # get() returns null past the end of the array, where [] raises
+            # under ANSI mode: an unmatched line splits into one element.
+            return F.get(F.col("parts"), index)
 
         # A line that does not match comes back unchanged, so it does not
         # split into exactly the separator-led fields.

@@ -454,6 +454,10 @@ class SparkCluster(Construct):
         return emr.CfnSecurityConfiguration(self, "SecurityConfiguration", security_configuration=configuration)
 
     def _build_instance_role(self) -> iam.Role:
+        # NOTE: the role gets only what okeanos steps use (job assets, task
+        # inputs, view writes, metrics, log upload), far less than the
+        # EMR_EC2_DefaultRole policy. No deployment has yet confirmed that
+        # every EMR 7.12 node agent works with this set.
         return iam.Role(
             self,
             "InstanceRole",

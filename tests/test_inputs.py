@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from okeanos_spark.inputs import InputNotFoundError, list_files
+from okeanos_spark.inputs import InputListingError, InputNotFoundError, list_files
 
 
 def _touch(path: Path, text: str = "x\n") -> Path:
@@ -132,6 +132,11 @@ def test_list_files_s3_missing_prefix(s3) -> None:
         list_files("s3://logs-bucket/nginx", s3_client=s3)
 
 
+def test_list_files_s3_missing_bucket(s3) -> None:
+    with pytest.raises(InputNotFoundError, match="names bucket 'no-such-bucket', which does not exist"):
+        list_files("s3://no-such-bucket/apache/", s3_client=s3)
+
+
 def test_list_files_s3_without_bucket() -> None:
     with pytest.raises(InputNotFoundError, match="names no bucket"):
         list_files("s3:///apache")
@@ -140,3 +145,16 @@ def test_list_files_s3_without_bucket() -> None:
 def test_list_files_broken_symlink(tmp_path: Path) -> None:
     os.symlink(tmp_path / "gone.log", tmp_path / "link.log")
     assert list_files(str(tmp_path)) == []
+
+
+def test_list_files_s3_access_denied(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    stubber = Stubber(client)
+    stubber.add_client_error("list_objects_v2", service_error_code="AccessDenied", http_status_code=403)
+    with stubber, pytest.raises(InputListingError, match="listing s3://logs-bucket/apache failed \\(AccessDenied\\)"):
+        list_files("s3://logs-bucket/apache", s3_client=client)
+    stubber.assert_no_pending_responses()

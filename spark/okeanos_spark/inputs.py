@@ -43,6 +43,10 @@ UNSUPPORTED_SUFFIXES: Tuple[str, ...] = (
 _FOLDER_MARKER = "_$folder$"
 
 
+class InputListingError(OkeanosError):
+    """Listing an S3 input failed for a reason other than a missing prefix (access denied, say)."""
+
+
 class InputNotFoundError(OkeanosError, FileNotFoundError):
     """The input of a run does not exist: no such file, directory or S3 prefix."""
 
@@ -73,8 +77,10 @@ def list_files(location: str, *, s3_client: Optional[Any] = None) -> List[str]:
     Raises
     ------
     InputNotFoundError
-        If the local path does not exist, or no S3 object has the prefix
-        (S3 cannot tell a missing prefix from an empty one).
+        If the local path or the S3 bucket does not exist, or no S3 object
+        has the prefix (S3 cannot tell a missing prefix from an empty one).
+    InputListingError
+        If S3 rejects the listing for another reason, such as access denied.
     """
     if location.startswith("s3://"):
         return _list_s3(location, s3_client)
@@ -131,17 +137,27 @@ def _list_s3(location: str, s3_client: Optional[Any]) -> List[str]:
     # A prefix is a directory: s3://b/logs/apache must not pick up
     # logs/apache-old/..., unless logs/apache is itself an object (a file).
     directory = prefix if prefix == "" or prefix.endswith("/") else prefix + "/"
+    from botocore.exceptions import BotoCoreError, ClientError
+
     keys: List[str] = []
     seen = False
     paginator = s3_client.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            key = item["Key"]
-            seen = seen or key.startswith(directory)
-            if key == prefix and not key.endswith("/"):
-                return [f"s3://{bucket}/{key}"]
-            if key.startswith(directory) and _is_listed_s3_key(key[len(directory) :]):
-                keys.append(key)
+    try:
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                seen = seen or key.startswith(directory)
+                if key == prefix and not key.endswith("/"):
+                    return [f"s3://{bucket}/{key}"]
+                if key.startswith(directory) and _is_listed_s3_key(key[len(directory) :]):
+                    keys.append(key)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "NoSuchBucket":
+            raise InputNotFoundError(location, f"names bucket {bucket!r}, which does not exist") from exc
+        raise InputListingError(f"listing {location} failed ({code}): {exc}") from exc
+    except BotoCoreError as exc:
+        raise InputListingError(f"listing {location} failed: {exc}") from exc
     if not seen:
         raise InputNotFoundError(location, "contains no object; check the bucket and prefix")
     return sorted(f"s3://{bucket}/{key}" for key in keys)

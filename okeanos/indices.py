@@ -22,6 +22,11 @@ from okeanos.settings import index_prefix
 # bytes is Lucene's maximum term length; ignore_above counts characters.
 _MAX_KEYWORD_CHARS = 8191
 
+# Line counts per reason, as a list of {"reason": ..., "lines": ...}.
+_REASON_COUNTS: Dict[str, Any] = {
+    "properties": {"reason": {"type": "keyword"}, "lines": {"type": "long"}},
+}
+
 RUNS_MAPPING: Dict[str, Any] = {
     "dynamic": "strict",
     "properties": {
@@ -34,14 +39,37 @@ RUNS_MAPPING: Dict[str, Any] = {
         "window_to": {"type": "date"},
         "span_from": {"type": "date"},
         "span_to": {"type": "date"},
-        "files": {"type": "long"},
+        "files_read": {"type": "long"},
+        "files_ignored": {"type": "long"},
+        "files_empty": {"type": "long"},
+        "files_corrupt": {"type": "long"},
+        "empty_files": {"type": "keyword", "ignore_above": _MAX_KEYWORD_CHARS},
+        "corrupt_files": {
+            "properties": {
+                "file": {"type": "keyword", "ignore_above": _MAX_KEYWORD_CHARS},
+                "problem": {"type": "text"},
+            },
+        },
+        "complete": {"type": "boolean"},
+        "lines_read": {"type": "long"},
         "events_read": {"type": "long"},
         "events_in_span": {"type": "long"},
         "lines_rejected": {"type": "long"},
-        "rejected_by_reason": {
-            "properties": {"reason": {"type": "keyword"}, "lines": {"type": "long"}},
-        },
+        "rejected_by_reason": _REASON_COUNTS,
         "lines_skipped": {"type": "long"},
+        "skipped_by_reason": _REASON_COUNTS,
+        "per_file": {
+            "properties": {
+                "file": {"type": "keyword", "ignore_above": _MAX_KEYWORD_CHARS},
+                "lines_read": {"type": "long"},
+                "lines_parsed": {"type": "long"},
+                "lines_rejected": {"type": "long"},
+                "lines_skipped": {"type": "long"},
+                "rejected_by_reason": _REASON_COUNTS,
+                "skipped_by_reason": _REASON_COUNTS,
+            },
+        },
+        "rejects_uri": {"type": "keyword", "ignore_above": _MAX_KEYWORD_CHARS},
         "rows_produced": {"type": "long"},
         "documents_written": {"type": "long"},
         "documents_deleted": {"type": "long"},

@@ -178,7 +178,10 @@ def _print_summary(summary) -> None:
     print(f"{summary.job} [{summary.source}] run {summary.run_id}: {summary.status}")
     print(f"  span       {summary.span if summary.span else '(no events)'}")
     print(f"  events     {summary.events_read} read, {summary.events_in_span} in span")
+    print(f"  files      {summary.file_check.get('files_read', 0)} read")
     print(f"  rejected   {summary.lines_rejected}" + (f" ({rejected})" if rejected else ""))
+    if summary.rejects_uri:
+        print(f"  samples    {summary.rejects_uri}")
     print(f"  skipped    {summary.lines_skipped}")
     print(f"  documents  {summary.documents_written} written, {summary.documents_deleted} stale deleted")
     print(f"  duration   {summary.duration_seconds:.1f} s")

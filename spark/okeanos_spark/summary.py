@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from okeanos.windows import Window, format_utc
 
@@ -18,14 +18,23 @@ class RunSummary:
 
     Attributes
     ----------
+    lines_read
+        Every line read: parsed, rejected or skipped.
     events_read
         Lines parsed into events, over the whole input.
     events_in_span
         Parsed events whose time lies in the bucket span, so the ones aggregated.
     lines_rejected, rejected_by_reason
         Lines that did not parse, in total and per reason.
-    lines_skipped
-        Lines the format skips on purpose (headers and comments).
+    lines_skipped, skipped_by_reason
+        Lines the format skips on purpose (headers and comments), in total and per reason.
+    per_file
+        The same line counts per file, as :meth:`LineAccounting.to_dict` lists them.
+    file_check
+        What :func:`okeanos_spark.file_checks.check_files` found: files read,
+        ignored, empty and corrupt, and whether the input is complete.
+    rejects_uri
+        Where the sample of rejected lines was written; none when no line was rejected.
     rows_produced
         Rows of the job's output, one per bucket and dimension values.
     documents_written
@@ -44,12 +53,16 @@ class RunSummary:
     started_at: datetime
     window: Optional[Window] = None
     span: Optional[Window] = None
-    files: int = 0
+    lines_read: int = 0
     events_read: int = 0
     events_in_span: int = 0
     lines_rejected: int = 0
     rejected_by_reason: Dict[str, int] = field(default_factory=dict)
     lines_skipped: int = 0
+    skipped_by_reason: Dict[str, int] = field(default_factory=dict)
+    per_file: List[Dict[str, Any]] = field(default_factory=list)
+    file_check: Dict[str, Any] = field(default_factory=dict)
+    rejects_uri: Optional[str] = None
     rows_produced: int = 0
     documents_written: int = 0
     documents_deleted: int = 0
@@ -73,7 +86,7 @@ class RunSummary:
 
     def to_document(self) -> Dict[str, Any]:
         """Return the run-summary document, as the ``okeanos-runs`` mapping declares it."""
-        return {
+        document = {
             "run_id": self.run_id,
             "job": self.job,
             "source": self.source,
@@ -83,15 +96,15 @@ class RunSummary:
             "window_to": _time(self.window.end if self.window else None),
             "span_from": _time(self.span.start if self.span else None),
             "span_to": _time(self.span.end if self.span else None),
-            "files": self.files,
+            "lines_read": self.lines_read,
             "events_read": self.events_read,
             "events_in_span": self.events_in_span,
             "lines_rejected": self.lines_rejected,
-            "rejected_by_reason": [
-                {"reason": reason, "lines": lines}
-                for reason, lines in sorted(self.rejected_by_reason.items())
-            ],
+            "rejected_by_reason": _reasons(self.rejected_by_reason),
             "lines_skipped": self.lines_skipped,
+            "skipped_by_reason": _reasons(self.skipped_by_reason),
+            "per_file": self.per_file,
+            "rejects_uri": self.rejects_uri,
             "rows_produced": self.rows_produced,
             "documents_written": self.documents_written,
             "documents_deleted": self.documents_deleted,
@@ -103,6 +116,12 @@ class RunSummary:
             "status": self.status,
             "error": self.error,
         }
+        document.update(self.file_check)
+        return document
+
+
+def _reasons(counts: Dict[str, int]) -> List[Dict[str, Any]]:
+    return [{"reason": reason, "lines": lines} for reason, lines in sorted(counts.items())]
 
 
 def _time(moment: Optional[datetime]) -> Optional[str]:

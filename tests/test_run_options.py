@@ -143,3 +143,28 @@ def test_cli_views_bad_from_is_usage_error(capsys) -> None:
     code = main(["views", "show", "http_status_hourly", "--from", "yesterday"])
     assert code == EXIT_USAGE
     assert "--from: 'yesterday'" in capsys.readouterr().err
+
+
+def test_top_documents_per_bucket_and_source() -> None:
+    from okeanos.cli.views import top_documents
+
+    documents = [
+        {"bucket": "2015-05-17T00:00:00Z", "source": "a", "path": "/1", "requests": 1},
+        {"bucket": "2015-05-17T00:00:00Z", "source": "a", "path": "/2", "requests": 5},
+        {"bucket": "2015-05-17T00:00:00Z", "source": "a", "path": "/3", "requests": 3},
+        {"bucket": "2015-05-17T00:00:00Z", "source": "b", "path": "/1", "requests": 2},
+        {"bucket": "2015-05-18T00:00:00Z", "source": "a", "path": "/1", "requests": 4},
+    ]
+    top = top_documents(documents, 2, "requests")
+    assert [(d["bucket"][:10], d["source"], d["path"]) for d in top] == [
+        ("2015-05-17", "a", "/2"),
+        ("2015-05-17", "a", "/3"),
+        ("2015-05-17", "b", "/1"),
+        ("2015-05-18", "a", "/1"),
+    ]
+
+
+def test_cli_views_unknown_metric_is_usage_error(capsys) -> None:
+    code = main(["views", "show", "top_paths_daily", "--top", "3", "--by", "clients"])
+    assert code == EXIT_USAGE
+    assert "--by: 'clients' is not a metric of top_paths_daily" in capsys.readouterr().err

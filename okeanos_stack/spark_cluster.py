@@ -20,6 +20,7 @@ from constructs import Construct
 
 from okeanos.task import CLUSTER_ID_PATTERN
 from okeanos_stack._props import Props, PropsChecker, merge_props
+from okeanos_stack.cluster_network import EMR_MANAGED_POLICY_TAG, build_cluster_vpc
 from okeanos_stack.nag import acknowledge, finding_text
 
 # The EMR release and the Spark it ships, which must match the pinned pyspark
@@ -34,23 +35,6 @@ DEFAULT_STEP_CONCURRENCY = 4
 # "You can specify a minimum of 1 step and a maximum of 256 steps" (Amazon EMR
 # API Reference, ModifyCluster, StepConcurrencyLevel).
 MAX_STEP_CONCURRENCY = 256
-
-# AmazonEMRServicePolicy_v2 only acts on EC2 resources carrying this tag.
-EMR_MANAGED_POLICY_TAG = "for-use-with-amazon-emr-managed-policies"
-
-# Address range of a new VPC. A literal (not a token) so that security group
-# rules built from it can be checked at synth time.
-DEFAULT_VPC_CIDR = "10.80.0.0/16"
-
-# Interface endpoints a cluster without internet access needs: EMR itself,
-# KMS for local-disk encryption, CloudWatch for the job's metrics, STS for
-# SigV4 clients that assume roles. S3 and DynamoDB use gateway endpoints.
-_INTERFACE_ENDPOINTS = (
-    ("EmrEndpoint", ec2.InterfaceVpcEndpointAwsService.EMR),
-    ("KmsEndpoint", ec2.InterfaceVpcEndpointAwsService.KMS),
-    ("MonitoringEndpoint", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING),
-    ("StsEndpoint", ec2.InterfaceVpcEndpointAwsService.STS),
-)
 
 # Actions the step submitter needs on its cluster, and no others.
 STEP_ACTIONS = (
@@ -225,7 +209,7 @@ class SparkCluster(Construct):
             self.instance_role: Optional[iam.IRole] = existing_instance_role
             return
 
-        self.vpc = vpc or self._build_vpc()
+        self.vpc = vpc or build_cluster_vpc(self)
         subnets = self.vpc.select_subnets(
             **_subnet_selection(vpc_subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED))
         )
@@ -368,36 +352,6 @@ class SparkCluster(Construct):
                 "This bucket only receives the cluster's own logs, written by the instance role; "
                 "server access logs of it would need a further bucket and record no other access.",
             )
-
-    def _build_vpc(self) -> ec2.Vpc:
-        vpc = ec2.Vpc(
-            self,
-            "Vpc",
-            ip_addresses=ec2.IpAddresses.cidr(DEFAULT_VPC_CIDR),
-            max_azs=2,
-            nat_gateways=0,
-            subnet_configuration=[
-                ec2.SubnetConfiguration(
-                    name="private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=22
-                )
-            ],
-            gateway_endpoints={
-                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3),
-                "DynamoDb": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.DYNAMODB),
-            },
-            flow_logs={"FlowLogs": ec2.FlowLogOptions(traffic_type=ec2.FlowLogTrafficType.REJECT)},
-        )
-        endpoint_group = ec2.SecurityGroup(
-            self, "EndpointSecurityGroup", vpc=vpc, description="okeanos VPC interface endpoints", allow_all_outbound=False
-        )
-        endpoint_group.add_ingress_rule(ec2.Peer.ipv4(DEFAULT_VPC_CIDR), ec2.Port.tcp(443), "HTTPS from the VPC")
-        for endpoint_id, service in _INTERFACE_ENDPOINTS:
-            vpc.add_interface_endpoint(
-                endpoint_id, service=service, private_dns_enabled=True, open=False, security_groups=[endpoint_group]
-            )
-        for subnet in vpc.isolated_subnets:
-            Tags.of(subnet).add(EMR_MANAGED_POLICY_TAG, "true")
-        return vpc
 
     def _build_security_groups(self, vpc: ec2.IVpc) -> Dict[str, ec2.SecurityGroup]:
         # EMR adds the rules it needs between these groups itself; they start empty.

@@ -37,8 +37,9 @@ RUNTIME = lambda_.Runtime.PYTHON_3_12
 
 # Powertools for AWS Lambda (Python) v3, from its public layer
 # arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-{python}-{arch}:{version}
-# ("Install" page of the Powertools documentation). The layer exists in every
-# commercial region under the same account and version.
+# ("Install" page of the Powertools documentation), published under this
+# account in the commercial regions. A version number can differ between
+# regions, which powertools_layer_version lets a caller correct.
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 # NOTE: 27 is the latest layer version the Powertools documentation showed
 # when this was written; it is not confirmed to carry 3.37.0, the version

@@ -18,6 +18,13 @@ virtualenv runs Python 3.11 with versions (opensearch-py 3.2, requests 2.34,
 urllib3 2.x) that require Python 3.10 or later, while EMR 7.12 runs the job
 with Python 3.9. Downloading wheels at synth time would make synth depend on
 PyPI.
+
+NOTE: boto3 and botocore, which the job uses to list S3 inputs and to sign
+OpenSearch requests, are not in the zip. botocore reads its service models
+from files on disk, so it cannot be imported from a zip, and the job relies
+on the boto3 of the EMR nodes, which no deployment has confirmed yet. If it
+is missing, ship them with ``spark-submit --archives`` (extracted on each
+node) or a bootstrap action.
 """
 
 from __future__ import annotations

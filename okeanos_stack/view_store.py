@@ -223,6 +223,13 @@ class ViewStore(Construct):
         )
         domain = opensearch.Domain(self, "Domain", **props)
         self._acknowledge_findings(domain, props)
+        if vpc is None:
+            acknowledge(
+                domain,
+                "AwsSolutions-OS1",
+                "No VPC was given (an existing cluster outside a VPC okeanos manages), so the domain "
+                "has a public endpoint; the access policy admits only the granted IAM principals.",
+            )
 
         # CloudWatch Logs must let the OpenSearch service write to the log
         # groups ("Monitoring OpenSearch logs with Amazon CloudWatch Logs" in

@@ -183,3 +183,21 @@ def test_docs_example_synthesizes():
     template = Template.from_stack(stack)
     (schedule,) = resources(template, "AWS::Scheduler::Schedule").values()
     assert schedule["Properties"]["Target"]["Arn"] == {"Fn::ImportValue": "okeanos-dev-TaskTopicArn"}
+
+
+def test_existing_cluster_pipeline_synthesizes_under_nag():
+    from aws_cdk import aws_iam as iam
+
+    app, stack = new_stack(nag=True)
+    role = iam.Role.from_role_arn(stack, "JobRole", "arn:aws:iam::111111111111:role/emr-job")
+    pipeline = OkeanosPipeline(
+        stack,
+        "Okeanos",
+        cluster_options={"existing_cluster_id": "j-1ABCDEFGHIJKL", "existing_instance_role": role},
+        tasks=[{"task": "web", "job": "http_status_hourly", "input_uri": "s3://logs-a/web/", "input_format": "combined"}],
+    )
+    template = synth(stack)
+    assert resources(template, "AWS::EMR::Cluster") == {}
+    assert template.find_outputs("ClusterId")["ClusterId"]["Value"] == "j-1ABCDEFGHIJKL"
+    assert "VPCOptions" not in next(iter(resources(template, "AWS::OpenSearchService::Domain").values()))["Properties"]
+    assert sorted(pipeline.aggregations) == ["web"]

@@ -38,7 +38,7 @@ def acknowledge_grant(grantee: object, finding: str, reason: str) -> None:
 
 
 def finding_text(scope: IConstruct, value: str) -> str:
-    """Return ``value`` (a string that may hold tokens) as cdk-nag writes it in finding ids.
+    """Return ``value`` (a string that may contain tokens) as cdk-nag writes it in finding ids.
 
     cdk-nag shows ``{"Ref": X}`` as ``<X>`` and ``{"Fn::GetAtt": [X, Y]}`` as
     ``<X.Y>``, joined with the literal parts.

@@ -156,3 +156,39 @@ def test_cli_synth_unknown_environment_fails():
     )
     assert result.returncode == 2
     assert f"environment 'staging' is not defined in {CONTEXT_KEY}" in result.stderr
+
+
+def test_environment_existing_resources_build_stack():
+    from aws_cdk import App
+    from aws_cdk.assertions import Template
+
+    from okeanos_stack.stack import OkeanosStack
+
+    context = {
+        CONTEXT_KEY: {
+            "qa": {
+                "account": "111111111111",
+                "region": "eu-west-1",
+                "vpc": {
+                    "vpc_id": "vpc-0123456789abcdef0",
+                    "availability_zones": ["eu-west-1a", "eu-west-1b"],
+                    "private_subnet_ids": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"],
+                },
+                "view_store": {"endpoint_url": "https://search-views-abc.eu-west-1.es.amazonaws.com"},
+                "reader_role_arns": ["arn:aws:iam::111111111111:role/analyst"],
+                "publisher_role_arns": ["arn:aws:iam::222222222222:role/publisher"],
+                "alarm_topic_arn": "arn:aws:sns:eu-west-1:111111111111:alarms",
+                "index_prefix": "views",
+            }
+        }
+    }
+    config = load_environment(context, "qa")
+    stack = OkeanosStack(App(), config)
+    template = Template.from_stack(stack)
+    (cluster,) = template.find_resources("AWS::EMR::Cluster").values()
+    assert cluster["Properties"]["Instances"]["Ec2SubnetId"] == "subnet-0aaaaaaaaaaaaaaa1"
+    assert template.find_resources("AWS::OpenSearchService::Domain") == {}
+    assert stack.stack_name == "okeanos-qa"
+    variables = next(iter(template.find_resources("AWS::Lambda::Function").values()))["Properties"]["Environment"]["Variables"]
+    assert variables["OKEANOS_OPENSEARCH_URL"] == "https://search-views-abc.eu-west-1.es.amazonaws.com"
+    assert variables["OKEANOS_INDEX_PREFIX"] == "views"

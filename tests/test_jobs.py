@@ -36,13 +36,13 @@ def test_http_status_hourly(spark) -> None:
         _WEB,
     )
     expected = [
-        {"bucket": HOUR_10, "http_status": "200", "requests": 3, "bytes": 150, "clients": 2},
-        {"bucket": HOUR_10, "http_status": "404", "requests": 1, "bytes": 10, "clients": 1},
-        {"bucket": HOUR_11, "http_status": "-", "requests": 1, "bytes": 0, "clients": 1},
-        {"bucket": HOUR_11, "http_status": "200", "requests": 1, "bytes": 5, "clients": 1},
+        {"bucket": HOUR_10, "status": "200", "requests": 3, "bytes": 150, "clients": 2},
+        {"bucket": HOUR_10, "status": "404", "requests": 1, "bytes": 10, "clients": 1},
+        {"bucket": HOUR_11, "status": "-", "requests": 1, "bytes": 0, "clients": 1},
+        {"bucket": HOUR_11, "status": "200", "requests": 1, "bytes": 5, "clients": 1},
     ]
     output = get_job("http_status_hourly").transform(requests)
-    assert _sorted(output, "bucket", "http_status") == expected
+    assert _sorted(output, "bucket", "status") == expected
 
 
 def test_top_paths_daily(spark) -> None:

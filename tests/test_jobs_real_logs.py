@@ -119,13 +119,13 @@ def test_real_log_every_line_parsed(source) -> None:
 
 def test_real_log_http_status_hourly(source) -> None:
     output = _run(source["records"], "http_status_hourly")
-    actual = {(row["bucket"], row["http_status"]): (row["requests"], row["bytes"], row["clients"]) for row in output}
+    actual = {(row["bucket"], row["status"]): (row["requests"], row["bytes"], row["clients"]) for row in output}
     assert actual == _status_hourly(source["expected"])
 
 
 def test_real_log_http_status_hourly_unique(source) -> None:
     output = _run(source["records"], "http_status_hourly")
-    assert len(output) == len({(row["bucket"], row["http_status"]) for row in output})
+    assert len(output) == len({(row["bucket"], row["status"]) for row in output})
 
 
 def test_real_log_top_paths_daily(source) -> None:

@@ -9,8 +9,6 @@ views after the last cycle must equal a one-off batch run over the same files.
 
 from __future__ import annotations
 
-import os
-import sys
 import uuid
 from pathlib import Path
 
@@ -27,8 +25,6 @@ from okeanos_spark.registry import job_names
 from okeanos_spark.run import run_job
 from tests import web_reference as ref
 
-
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 JOB = "http_status_hourly"
 RUNASOF = "2015-05-19T00:00:00Z"

@@ -8,8 +8,6 @@ prefix, so tests do not see each other's documents.
 from __future__ import annotations
 
 import json
-import os
-import sys
 import threading
 import uuid
 from pathlib import Path
@@ -28,11 +26,6 @@ from okeanos_spark.run import run_job
 from tests import web_reference as ref
 
 pytestmark = [pytest.mark.spark, pytest.mark.opensearch, pytest.mark.slow]
-
-# The sink writes from Spark's Python workers, which need opensearch-py, so
-# they must run this interpreter rather than the first python3 on PATH. Set
-# here, at collection, before the shared session starts.
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 SOURCES = {
     "web-apache": (ref.APACHE_LOG, "combined", ref.read_combined),
@@ -219,7 +212,7 @@ def test_item_failure_fails_run(spark, opensearch_client, opensearch_url) -> Non
     index = view_index("http_status_hourly", prefix=prefix)
     # An index created before the template, without the clients metric:
     # the strict mapping rejects every document.
-    properties = {name: {"type": "keyword"} for name in ("job", "source", "bucket", "run_id", "http_status")}
+    properties = {name: {"type": "keyword"} for name in ("job", "source", "bucket", "run_id", "status")}
     properties.update(requests={"type": "long"}, bytes={"type": "long"})
     opensearch_client.indices.create(index=index, body={"mappings": {"dynamic": "strict", "properties": properties}})
     with pytest.raises(SinkItemError) as caught:

@@ -142,9 +142,6 @@ def _run_jobs(args, jobs: List[str], input_path: str, source: str, window: Optio
 
     url = settings.opensearch_url(args.opensearch_url)
     client = make_client(url)
-    # Spark's Python workers run $PYSPARK_PYTHON, else the first python3 on
-    # PATH; the sink's workers need this interpreter's opensearch-py.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     # Bind Spark to the loopback interface, as the local OpenSearch node is.
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     spark = build_session(

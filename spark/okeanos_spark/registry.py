@@ -60,8 +60,10 @@ class AggregationJob:
             "bucket": {"type": "date", "format": "strict_date_time_no_millis||strict_date_optional_time"},
             "run_id": {"type": "keyword"},
         }
+        # Lucene limits a term to 32,766 bytes; 8,191 characters stay under
+        # it even when every character takes four bytes in UTF-8.
         for name in self.dimensions:
-            properties[name] = {"type": "keyword", "ignore_above": 32766}
+            properties[name] = {"type": "keyword", "ignore_above": 8191}
         for metric in self.metrics:
             properties[metric.name] = {"type": metric.type}
         return {"dynamic": "strict", "properties": properties}

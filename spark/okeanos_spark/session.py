@@ -10,6 +10,8 @@ Spark 3.5 raises by default when the pre-3.0 parser would have accepted it.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from typing import Any, Dict, Mapping, Optional
 
 from okeanos.exceptions import ConfigurationError
@@ -79,6 +81,10 @@ def build_session(
     settings: Dict[str, str] = {}
     if master is not None and master.startswith("local"):
         settings.update(LOCAL_CONFIG)
+        # Python workers run $PYSPARK_PYTHON, else the first python3 on PATH,
+        # which may lack opensearch-py; the spark.pyspark.python setting is
+        # not read by PySpark 3.5.6 in local mode, so the variable is set.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     for key, value in (config or {}).items():
         required = REQUIRED_CONFIG.get(key)
         if required is not None and str(value) != required:

@@ -10,7 +10,7 @@ from okeanos_spark.transforms import require_columns
 
 
 def transform(df: Any) -> Any:
-    """Aggregate web requests per ``bucket`` and ``http_status``.
+    """Aggregate web requests per ``bucket`` and HTTP status.
 
     Parameters
     ----------
@@ -20,13 +20,16 @@ def transform(df: Any) -> Any:
     Returns
     -------
     DataFrame
-        ``bucket``, ``http_status``, ``requests`` (long), ``bytes`` (long),
-        ``clients`` (long, exact count of distinct ``client`` values).
+        ``bucket``, ``status`` (the parsed ``http_status`` column, as text),
+        ``requests`` (long), ``bytes`` (long), ``clients`` (long, exact count
+        of distinct ``client`` values).
     """
     from pyspark.sql import functions as F
 
     require_columns(df, ("bucket", "http_status", "bytes", "client"), JOB.name)
-    return df.groupBy("bucket", "http_status").agg(
+    # The view calls the dimension "status"; the parsed column is
+    # "http_status" because "status" there is the line's parse outcome.
+    return df.groupBy("bucket", F.col("http_status").alias("status")).agg(
         F.count(F.lit(1)).alias("requests"),
         F.coalesce(F.sum("bytes"), F.lit(0)).cast("long").alias("bytes"),
         # Exact, not approx_count_distinct: a view is compared with totals.
@@ -43,7 +46,7 @@ JOB = register(
         schema=WEB_REQUEST,
         formats=tuple(format_names(WEB_REQUEST)),
         granularity="hour",
-        dimensions=("http_status",),
+        dimensions=("status",),
         metrics=(
             Metric("requests", "long", "number of requests"),
             Metric("bytes", "long", "sum of response bytes ('-' counts as 0)"),

@@ -88,6 +88,15 @@ def test_pause_resume_local(home):
     assert local_state(home).status == "active"
 
 
+def test_local_loop_rejects_paused_task(home, capsys):
+    main(["start", "http_status_hourly", "--input", str(home), "--format", "combined"])
+    main(["pause", "http-status-hourly"])
+    code = main(["local", "loop", "http_status_hourly", "--input", str(home), "--format", "combined", "--cycles", "1"])
+    assert code == EXIT_USAGE
+    assert "okeanos resume http-status-hourly" in capsys.readouterr().err
+    assert local_state(home).status == "paused"
+
+
 def test_pause_unknown_task(home, capsys):
     code = main(["pause", "nobody"])
     assert code == EXIT_FAILED

@@ -42,7 +42,9 @@ def register(subparsers) -> None:
 def _loop(args: argparse.Namespace) -> int:
     from okeanos.local.loop import LocalLoop, local_store
     from okeanos.settings import opensearch_url
+    from okeanos.state.base import PAUSED
     from okeanos.task import parse_task
+    from okeanos_handler.steps import state_key
     from okeanos_spark.registry import job_names
 
     path = Path(args.input).expanduser().resolve()
@@ -62,7 +64,14 @@ def _loop(args: argparse.Namespace) -> int:
         from okeanos_handler import app
 
         app.set_log_level(logging.WARNING)
-    loop = LocalLoop(store=local_store(), opensearch_url=opensearch_url(args.opensearch_url), index_prefix=args.index_prefix)
+    store = local_store()
+    state = store.get(state_key(message))
+    if state is not None and state.status == PAUSED:
+        # Starting the loop stores the task as active, which would undo the pause.
+        raise ConfigurationError(
+            f"task {message.task!r} is paused; run `okeanos resume {message.task}` first"
+        )
+    loop = LocalLoop(store=store, opensearch_url=opensearch_url(args.opensearch_url), index_prefix=args.index_prefix)
     loop.start(message)
     print(f"loop {message.task}: {message.job} over {path}, last {args.lastnhours} h, every {args.interval} s (Ctrl-C stops)")
 

@@ -5,8 +5,9 @@
 # prints a few rows of each view, and shows how to query the views.
 #
 # Each `okeanos local run` starts one Spark JVM and runs its jobs in it, so
-# the demo starts three JVMs for its six runs. It takes a few minutes on two
-# cores.
+# the demo starts three JVMs for its six runs, then five more for the cycles
+# of the continuous loop (start, cycles, pause, resume). It takes a few
+# minutes on two cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,6 +50,46 @@ step "clicks_by_day, the 5 most clicked postings per day"
 step "job_performance, the 3 most shown postings per hour, 5 January 2026 from 09:00 to 12:00 UTC"
 "$OKEANOS" views show job_performance --from 2026-01-05T09:00:00Z --to 2026-01-05T12:00:00Z --top 3
 
+step "Keeping http_status_hourly running over a directory that receives logs (task web-loop)"
+# Each cycle is one spark-submit step, as on EMR, and recomputes the last 48
+# hours as of 2015-05-19T00:00Z, so slices of the Apache log that arrive
+# between cycles are counted in the next one.
+LOOP_INPUT=".okeanos/demo/loop-input"
+APACHE="$REAL/apache_combined_2015-05-17_18.log"
+rm -rf "$LOOP_INPUT"
+mkdir -p "$LOOP_INPUT"
+head -n 1500 "$APACHE" >"$LOOP_INPUT/part-1.log"
+LOOP=(http_status_hourly --task web-loop --input "$LOOP_INPUT" --format combined
+      --runasof 2015-05-19T00:00:00Z --lastnhours 48 --interval 5)
+"$OKEANOS" start http_status_hourly --task web-loop --input "$LOOP_INPUT" --format combined \
+    --lastnhours 48 --interval 5
+# Files are written under a hidden name and renamed, so no cycle reads half a file.
+(
+    sleep 20
+    sed -n '1501,3000p' "$APACHE" >"$LOOP_INPUT/.part-2.log" && mv "$LOOP_INPUT/.part-2.log" "$LOOP_INPUT/part-2.log"
+    echo "  (part-2.log arrived)"
+    sleep 25
+    sed -n '3001,$p' "$APACHE" >"$LOOP_INPUT/.part-3.log" && mv "$LOOP_INPUT/.part-3.log" "$LOOP_INPUT/part-3.log"
+    echo "  (part-3.log arrived)"
+) &
+feeder=$!
+"$OKEANOS" local loop "${LOOP[@]}" --cycles 3
+wait "$feeder"
+
+step "Pausing the task: the loop refuses to run until it is resumed"
+"$OKEANOS" pause web-loop
+"$OKEANOS" status web-loop
+"$OKEANOS" local loop "${LOOP[@]}" --cycles 1 || true
+
+step "Resuming the task: it catches up from its last completed window"
+"$OKEANOS" resume web-loop
+"$OKEANOS" local loop "${LOOP[@]}" --cycles 1
+"$OKEANOS" status web-loop
+
+step "http_status_hourly for web-loop equals the one-off run over the whole log (web-apache), 12:00 to 14:00 UTC"
+"$OKEANOS" views show http_status_hourly --source web-loop --from 2015-05-17T12:00:00Z --to 2015-05-17T14:00:00Z
+"$OKEANOS" views show http_status_hourly --source web-apache --from 2015-05-17T12:00:00Z --to 2015-05-17T14:00:00Z
+
 URL="$(.venv/bin/python -c 'from okeanos.settings import opensearch_url; print(opensearch_url())')"
 PREFIX="$(.venv/bin/python -c 'from okeanos.settings import index_prefix; print(index_prefix())')"
 cat <<EOF
@@ -60,8 +101,9 @@ Every view as JSON lines (bucket, source, dimensions, metrics):
 Straight from OpenSearch:
   curl -s '$URL/$PREFIX-view-http_status_hourly/_search?q=source:web-apache&size=3&pretty'
   curl -s '$URL/$PREFIX-runs/_search?sort=started_at:desc&size=1&pretty'
-List the jobs:
+List the jobs and the tasks:
   $OKEANOS jobs
+  $OKEANOS status
 
 == Stopping OpenSearch when you are done
   $OKEANOS local opensearch stop

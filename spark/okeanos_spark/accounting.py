@@ -400,7 +400,8 @@ def check_reject_ratio(
     """Raise :class:`RejectRatioExceededError` when ``counts`` reject more than ``max_ratio``.
 
     ``max_ratio`` resolves as :func:`max_reject_ratio` describes, and 1.0
-    never raises because a ratio cannot exceed 1. ``rejects_location`` is named in the message when given.
+    never raises because a ratio cannot exceed 1. ``rejects_location`` is named in the
+    message when given.
     """
     limit = max_reject_ratio(max_ratio)
     ratio = counts.reject_ratio

@@ -82,7 +82,10 @@ class InputAccessError(InputFileError):
 
 
 class InputReadError(InputFileError):
-    """Reading an input file failed for a reason that may pass (network, throttling, a deleted file)."""
+    """Reading an input file failed for a reason that may pass.
+
+    Network errors, throttling and a file deleted since the listing are examples.
+    """
 
 
 @dataclass

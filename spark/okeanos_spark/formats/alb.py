@@ -41,7 +41,14 @@ from okeanos_spark.registry import WEB_REQUEST
 # The 12 unquoted leading fields, then "request" and "user_agent", then
 # anything (the fields AWS has appended over the years, and future ones).
 _LINE = r"^" + r"(\S+) " * 12 + aws.QUOTED + " " + aws.QUOTED + r"(?: .*)?$"
-_GROUPS = {"time": 2, "client_port": 4, "elb_status_code": 9, "sent_bytes": 12, "request": 13, "user_agent": 14}
+_GROUPS = {
+    "time": 2,
+    "client_port": 4,
+    "elb_status_code": 9,
+    "sent_bytes": 12,
+    "request": 13,
+    "user_agent": 14,
+}
 # ISO-8601 in UTC as ALB writes it: 2018-07-02T22:23:00.186641Z.
 _TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$"
 _TIME_FORMAT = "yyyy-MM-dd'T'HH:mm:ss[.SSSSSSSSS]X"
@@ -67,11 +74,12 @@ class AlbFormat(InputFormat):
         )
 
         time_text = F.col("time")
+        ts = F.try_to_timestamp(F.when(time_text.rlike(_TIME), time_text), F.lit(_TIME_FORMAT))
         fields = extracted.select(
             "file",
             "line",
             "matched",
-            F.try_to_timestamp(F.when(time_text.rlike(_TIME), time_text), F.lit(_TIME_FORMAT)).alias("ts"),
+            ts.alias("ts"),
             aws.client_address(F.col("client_port")).alias("client"),
             "request",
             F.col("elb_status_code").alias("http_status"),
@@ -91,7 +99,8 @@ class AlbFormat(InputFormat):
                 (web.is_byte_count(F.col("sent_bytes")), BAD_BYTES),
             ]
         )
-        return fields.select("*", web.byte_count(F.col("sent_bytes")).alias("bytes"), reason.alias("reason"))
+        bytes_sent = web.byte_count(F.col("sent_bytes"))
+        return fields.select("*", bytes_sent.alias("bytes"), reason.alias("reason"))
 
 
 FORMAT = register_format(AlbFormat())

@@ -162,7 +162,8 @@ class CloudFrontFormat(InputFormat):
                 (web.is_byte_count(F.col("bytes_text")), BAD_BYTES),
             ]
         )
-        return fields.select("*", web.byte_count(F.col("bytes_text")).alias("bytes"), reason.alias("reason"))
+        bytes_sent = web.byte_count(F.col("bytes_text"))
+        return fields.select("*", bytes_sent.alias("bytes"), reason.alias("reason"))
 
 
 def read_lines(spark: Any, files: Sequence[str]) -> Any:

@@ -105,7 +105,8 @@ class S3AccessFormat(InputFormat):
                 (web.is_byte_count(F.col("bytes_sent")), BAD_BYTES),
             ]
         )
-        return fields.select("*", web.byte_count(F.col("bytes_sent")).alias("bytes"), reason.alias("reason"))
+        bytes_sent = web.byte_count(F.col("bytes_sent"))
+        return fields.select("*", bytes_sent.alias("bytes"), reason.alias("reason"))
 
 
 FORMAT = register_format(S3AccessFormat())

@@ -13,8 +13,9 @@ from typing import Dict, Iterable, List
 
 HEADER = (
     "| date (UTC) | commit | size | events | Spark run s | Spark events/s | session start s "
-    "| peak RSS MiB | DuckDB s | DuckDB events/s | Spark / DuckDB | view = summary | load before |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| Spark CPU s | peak RSS MiB | DuckDB s | DuckDB events/s | DuckDB CPU s | Spark / DuckDB "
+    "| view = summary | load before |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -28,12 +29,22 @@ def rows(result: Dict[str, object]) -> List[str]:
         out.append(
             f"| {result['date']} | {commit} | {result['size']} | {run['events']:,} "
             f"| {spark['run_seconds']:.1f} | {spark['events_per_second']:,.0f} | {spark['session_seconds']:.1f} "
-            f"| {spark['memory']['peak_total_rss_bytes'] / 2**20:,.0f} "
-            f"| {duck['seconds']:.1f} | {duck['events_per_second']:,.0f} | {run['spark_to_duckdb_ratio']:.2f} "
+            f"| {_cpu(spark)} | {spark['memory']['peak_total_rss_bytes'] / 2**20:,.0f} "
+            f"| {duck['seconds']:.1f} | {duck['events_per_second']:,.0f} | {_cpu(duck)} "
+            f"| {run['spark_to_duckdb_ratio']:.2f} "
             f"| {'yes' if spark['view_matches_summary'] and duck['matches_summary'] else 'NO'} "
             f"| {load[0]:.1f} |"
         )
     return out
+
+
+def _cpu(measurement: Dict[str, object]) -> str:
+    # Results written before the sampler read CPU time from /proc have no
+    # per-process CPU seconds, and their process-level figure is not comparable.
+    memory = measurement["memory"]
+    if "cpu_seconds" not in memory:  # type: ignore[operator]
+        return "-"
+    return f"{memory['cpu_seconds']:.1f}"  # type: ignore[index]
 
 
 def main(paths: Iterable[str]) -> int:

@@ -86,13 +86,15 @@ def view_rows(client, source: str) -> List[Dict[str, object]]:
     from opensearchpy.helpers import scan
 
     from okeanos.indices import view_index
+    from okeanos_spark.registry import get_job
 
+    (dimension,) = get_job(JOB).dimensions
     client.indices.refresh(index=view_index(JOB))
     query = {"query": {"term": {"source": source}}}
     return [
         {
             "bucket": hit["_source"]["bucket"],
-            "status": hit["_source"]["http_status"],
+            "status": hit["_source"][dimension],
             "requests": hit["_source"]["requests"],
             "bytes": hit["_source"]["bytes"],
             "clients": hit["_source"]["clients"],
@@ -248,11 +250,23 @@ def start_opensearch():
 
     home = Path(tempfile.mkdtemp(prefix="okeanos-bench-opensearch-"))
     node = LocalOpenSearch(home, port=_free_port(), heap=OPENSEARCH_HEAP)
-    node.install()
-    node.start()
-    client = make_client(node.url)
-    wait_for_cluster(client, timeout_seconds=120)
+    try:
+        node.install()
+        node.start()
+        client = make_client(node.url)
+        wait_for_cluster(client, timeout_seconds=120)
+    except BaseException:
+        stop_opensearch(node)
+        raise
     return node, client
+
+
+def stop_opensearch(node) -> None:
+    """Stop a node from :func:`start_opensearch` and delete its home."""
+    try:
+        node.stop()
+    finally:
+        shutil.rmtree(node.home, ignore_errors=True)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
@@ -290,8 +304,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
             runs.append(measure_size(lines, args.format, client, node.url, args.conf))
     finally:
         client.close()
-        node.stop()
-        shutil.rmtree(node.home, ignore_errors=True)
+        stop_opensearch(node)
     result["runs"] = runs
     result["scaling"] = scaling(runs)
     result["load_average_after"] = load_average()

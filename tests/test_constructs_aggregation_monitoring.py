@@ -11,6 +11,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 
 from okeanos.task import parse_task
+from okeanos_spark.formats import format_names
 from okeanos_spark.registry import get_job, job_names
 from okeanos_stack import ContinuousAggregation, Monitoring, OkeanosPropsError, TaskTopic
 from tests.cdk_support import as_list, find_one, new_stack, policy_statements, resources, synth
@@ -119,7 +120,7 @@ def test_unknown_job_and_format_reported_together():
         )
     assert raised.value.problems == [
         f"job 'no_such_job' is not a registered job; registered: {', '.join(job_names())}",
-        "input_format 'xml' is not a known format; known: combined, events, nginx-json",
+        f"input_format 'xml' is not a known format; known: {', '.join(format_names())}",
         "input_uri 'https://x/' is not an s3://bucket/prefix URI",
         "backfill_hours is set without backfill_schedule; set both or neither",
     ]

@@ -65,6 +65,9 @@ _MODULES = (
     "combined",
     "nginx_json",
     "events",
+    "alb",
+    "cloudfront",
+    "s3_access",
 )
 
 _FORMATS: Dict[str, "InputFormat"] = {}

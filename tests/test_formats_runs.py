@@ -1,7 +1,8 @@
 """End-to-end runs of every input format: exact views and every line accounted for.
 
 Each sample is read here a second time in plain Python (``re``, ``datetime``,
-``urllib.parse``) to compute the http_status_hourly view it must produce,
+``urllib.parse``, ``json``) to compute the view it must produce
+(http_status_hourly for the web-request formats, clicks_by_day for events),
 and the run summary must account for every line of every input file.
 """
 

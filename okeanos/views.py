@@ -11,11 +11,12 @@ from datetime import datetime
 from typing import Any, Dict, List, Optional
 
 from opensearchpy.exceptions import NotFoundError
+from opensearchpy.helpers import scan
 
 from okeanos.indices import view_index
 from okeanos.windows import format_utc
 
-# Documents per search request while paging.
+# Documents per scroll request.
 PAGE_SIZE = 1000
 
 
@@ -33,9 +34,9 @@ def query_view(
     Each document is returned as a dict with the keys ``bucket`` (ISO-8601
     UTC ending in ``Z``), ``source``, each dimension and each metric, in the
     job's declared order. Documents are sorted by bucket, source and
-    dimension values (as OpenSearch sorts keywords). All matching documents
-    are returned, paging with ``search_after``, so the result is not capped
-    at the 10,000 hits of one search.
+    dimension values (in the byte order OpenSearch uses for keywords). All
+    matching documents are returned through a scroll, so the result is not
+    capped at the 10,000 hits of one search.
 
     Parameters
     ----------
@@ -72,26 +73,24 @@ def query_view(
     if bucket_range:
         filters.append({"range": {"bucket": bucket_range}})
 
-    body: Dict[str, Any] = {
-        "size": PAGE_SIZE,
-        "query": {"bool": {"filter": filters}},
-        # Bucket, source and dimension values identify a document, so this
-        # order is total and search_after resumes exactly where a page ended.
-        "sort": [{name: {"order": "asc", "missing": "_last"}} for name in sort_fields],
-        "_source": fields,
-        "track_total_hits": False,
-    }
+    query = {"query": {"bool": {"filter": filters}}, "_source": fields}
     index = view_index(job, prefix=prefix)
     documents: List[Dict[str, Any]] = []
-    while True:
-        try:
-            response = client.search(index=index, body=body)
-        except NotFoundError:
-            return documents
-        hits = response["hits"]["hits"]
-        for hit in hits:
+    try:
+        # A scroll reads every match exactly once. Paging with a sort on the
+        # dimensions would not: a keyword longer than the mapping's
+        # ignore_above has no sort value, so such documents tie and
+        # search_after could skip some of them at a page boundary.
+        for hit in scan(client, index=index, query=query, size=PAGE_SIZE, preserve_order=False):
             stored = hit["_source"]
             documents.append({name: stored.get(name) for name in fields})
-        if len(hits) < PAGE_SIZE:
-            return documents
-        body["search_after"] = hits[-1]["sort"]
+    except NotFoundError:
+        return documents
+    # Python orders str by code point, which is the order of UTF-8 bytes
+    # that OpenSearch uses for keywords; a missing value sorts last.
+    documents.sort(key=lambda document: [_sort_key(document.get(name)) for name in sort_fields])
+    return documents
+
+
+def _sort_key(value: Any) -> tuple:
+    return (value is None, "" if value is None else str(value))

@@ -24,6 +24,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 from opensearchpy.exceptions import OpenSearchException, RequestError
+from opensearchpy.helpers import scan
 
 from okeanos.indices import RUNS_MAPPING, index_template, runs_index, view_index
 from okeanos.windows import Window, format_utc
@@ -121,7 +122,7 @@ def delete_stale(client: Any, target: ViewTarget, span: Window) -> int:
     those writes visible to the search, and documents whose ``run_id`` is
     this run's are kept. Returns the number of documents deleted.
 
-    The stale documents are found with a paged search and deleted with bulk
+    The stale documents are found with a scroll and deleted with bulk
     ``delete`` operations conditional on the sequence number read, which
     behaves like ``_delete_by_query`` with ``conflicts=proceed``: a document
     rewritten in the meantime is kept. ``_delete_by_query`` itself is not
@@ -138,27 +139,15 @@ def delete_stale(client: Any, target: ViewTarget, span: Window) -> int:
             "must_not": [{"term": {"run_id": target.run_id}}],
         }
     }
-    # Bucket and dimension values identify a document within a job and
-    # source, so this order is total and search_after pages exactly.
-    sort = [{name: {"order": "asc", "missing": "_last"}} for name in ("bucket",) + target.dimensions]
-    body: Dict[str, Any] = {
-        "size": target.bulk.max_actions,
-        "query": query,
-        "sort": sort,
-        "_source": False,
-        "seq_no_primary_term": True,
-        "track_total_hits": False,
-    }
+    # A scroll visits every match once. Paging with search_after on the
+    # dimensions could skip documents whose keyword exceeds ignore_above,
+    # because they have no sort value and tie.
+    body: Dict[str, Any] = {"query": query, "_source": False, "seq_no_primary_term": True}
     writer = BulkWriter(client, target.index, settings=target.bulk)
     try:
         client.indices.refresh(index=target.index)
-        while True:
-            hits = client.search(index=target.index, body=body)["hits"]["hits"]
-            for hit in hits:
-                writer.delete(hit["_id"], if_seq_no=hit["_seq_no"], if_primary_term=hit["_primary_term"])
-            if len(hits) < target.bulk.max_actions:
-                break
-            body["search_after"] = hits[-1]["sort"]
+        for hit in scan(client, index=target.index, query=body, size=target.bulk.max_actions):
+            writer.delete(hit["_id"], if_seq_no=hit["_seq_no"], if_primary_term=hit["_primary_term"])
         result = writer.close()
         client.indices.refresh(index=target.index)
     except (BulkConnectionError, OpenSearchException) as exc:

@@ -53,9 +53,15 @@ MAX_INTERVAL_SECONDS = 7 * 24 * 3600
 TASK_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 JOB_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 FORMAT_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
-# Either an S3 URI or an absolute local path (local mode). No spaces or
-# control characters, because the location ends up in step arguments.
-INPUT_URI_PATTERN = r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s\x00-\x1f]*)?|/[^\s\x00-\x1f]*)$"
+# Either an S3 URI or an absolute local path (local mode). The location ends
+# up in step arguments and in commands that operators paste into a shell, so
+# white space, control characters, lone surrogates and shell metacharacters
+# are rejected.
+SHELL_METACHARACTERS = frozenset(";|&$`<>\"'\\()!")
+_URI_CHARACTER = "[^\\s\\x00-\\x1f\\x7f\\ud800-\\udfff;|&$`<>\"'\\\\()!]"
+INPUT_URI_PATTERN = (
+    r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/" + _URI_CHARACTER + r"*)?|/" + _URI_CHARACTER + r"*)$"
+)
 CLUSTER_ID_PATTERN = r"^j-[A-Z0-9]{1,32}$"
 TOPIC_ARN_PATTERN = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$"
 STATE_TABLE_PATTERN = r"^[A-Za-z0-9_.-]{3,255}$"
@@ -217,6 +223,12 @@ def parse_task(
 
     input_spec = _object(data, "input")
     _check_fields(input_spec, "input.", _INPUT_FIELDS, _INPUT_FIELDS)
+    raw_uri = input_spec["uri"]
+    unsafe = sorted(set(raw_uri) & SHELL_METACHARACTERS) if isinstance(raw_uri, str) else []
+    if unsafe:
+        raise TaskMessageError(
+            "input.uri", f"contains {''.join(unsafe)!r}; shell metacharacters are not accepted in a location"
+        )
     uri = _matching(input_spec, "uri", INPUT_URI_PATTERN, "an s3:// URI or an absolute local path", "input.")
     if len(uri) > MAX_URI_LENGTH:
         raise TaskMessageError("input.uri", f"is {len(uri)} characters long; the limit is {MAX_URI_LENGTH}")
@@ -340,9 +352,13 @@ def _decode(body: "str | bytes | Mapping[str, Any]") -> Dict[str, Any]:
         if size > MAX_MESSAGE_BYTES:
             raise TaskMessageError("message", f"is {size} bytes; the limit is {MAX_MESSAGE_BYTES}")
         try:
-            data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+            data = json.loads(
+                raw.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=_unique_keys
+            )
         except (UnicodeDecodeError, ValueError) as exc:
             raise TaskMessageError("message", f"is not valid UTF-8 JSON ({exc})") from exc
+        except RecursionError as exc:
+            raise TaskMessageError("message", "is nested too deeply to be a task message") from exc
     if size > MAX_MESSAGE_BYTES:
         raise TaskMessageError("message", f"is {size} bytes; the limit is {MAX_MESSAGE_BYTES}")
     if not isinstance(data, dict):
@@ -352,6 +368,17 @@ def _decode(body: "str | bytes | Mapping[str, Any]") -> Dict[str, Any]:
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _unique_keys(pairs: list) -> Dict[str, Any]:
+    # json.loads keeps the last of duplicate keys, so a message could show a
+    # reviewer one value and run another.
+    data: Dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ValueError(f"duplicate key {key!r}")
+        data[key] = value
+    return data
 
 
 def _check_fields(data: Mapping[str, Any], prefix: str, allowed, required) -> None:

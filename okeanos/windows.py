@@ -22,8 +22,15 @@ HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 GRANULARITIES = {"hour": HOUR, "day": DAY}
 
-# ISO-8601 with an explicit UTC designator: "Z", "+00:00" or "+0000".
-_UTC_SUFFIX = re.compile(r"(Z|[+-]00:?00)$")
+# The instants okeanos handles. Before 1970 there are no real web logs, and
+# bucket arithmetic near year 9999 overflows datetime, so both ends are
+# rejected where a time enters: messages, options and parsed log lines.
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+# ISO-8601 with an explicit UTC designator: "Z", "+00:00" or "+0000". RFC 3339
+# gives "-00:00" the meaning "offset unknown", so it is not accepted as UTC.
+_UTC_SUFFIX = re.compile(r"(Z|\+00:?00)$")
 
 
 def parse_utc(text: str, field: str = "time") -> datetime:
@@ -64,7 +71,9 @@ def parse_utc(text: str, field: str = "time") -> datetime:
         ) from exc
     if parsed.utcoffset() != timedelta(0):
         raise WindowError(f"{field}: {text!r} is not in UTC")
-    return parsed.astimezone(timezone.utc)
+    parsed = parsed.astimezone(timezone.utc)
+    _check_range(parsed, field, text)
+    return parsed
 
 
 def format_utc(moment: datetime) -> str:
@@ -106,6 +115,8 @@ class Window:
             value = getattr(self, name)
             if value.tzinfo is None or value.utcoffset() != timedelta(0):
                 raise WindowError(f"window {name} {value!r} is not an aware UTC time")
+        _check_range(self.start, "window start")
+        _check_range(self.end, "window end")
         if self.start >= self.end:
             raise WindowError(
                 f"window is empty or reversed: from {format_utc(self.start)} is not "
@@ -122,7 +133,11 @@ class Window:
         """Return ``[runasof - hours, runasof)``, the "last N hours as of T" window."""
         if not isinstance(hours, int) or isinstance(hours, bool) or hours < 1:
             raise WindowError(f"lastnhours: expected a whole number of hours >= 1, got {hours!r}")
-        return cls(runasof - timedelta(hours=hours), runasof)
+        try:
+            start = runasof - timedelta(hours=hours)
+        except OverflowError:
+            start = EARLIEST - timedelta(hours=1)  # reported as out of range below
+        return cls(start, runasof)
 
     def to_dict(self) -> dict:
         """Return the window as ``{"from": ..., "to": ...}`` with ``Z`` strings."""
@@ -169,7 +184,19 @@ def parse_duration(text: str, field: str = "duration") -> timedelta:
             "(s, m, h or d), for example 1d or 6h"
         )
     unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-    return timedelta(**{unit: int(match.group(1))})
+    try:
+        return timedelta(**{unit: int(match.group(1))})
+    except OverflowError as exc:
+        raise WindowError(f"{field}: {text!r} is too long; use a duration under 999999999 days") from exc
+
+
+def _check_range(moment: datetime, field: str, text: Optional[str] = None) -> None:
+    if not EARLIEST <= moment < LATEST:
+        shown = text if text is not None else moment.isoformat()
+        raise WindowError(
+            f"{field}: {shown!r} is outside the supported range "
+            f"[{format_utc(EARLIEST)}, {format_utc(LATEST)})"
+        )
 
 
 def _step(granularity: str) -> timedelta:

@@ -268,6 +268,22 @@ def test_other_cluster_rejected(aws):
     assert aws.steps() == []
 
 
+def test_format_not_of_job_dead_lettered(aws):
+    body = body_json(input={"uri": "s3://example-logs/events/", "format": "events"})
+    app.handler(sns_event(body), None)
+    dead = json.loads(aws.drain(aws.dead_letter_url)[0]["Body"])
+    assert dead["reason"].startswith("input.format:")
+    assert aws.steps() == []
+
+
+def test_local_path_rejected_on_emr(aws):
+    body = body_json(input={"uri": "/etc/okeanos", "format": "combined"})
+    app.handler(sns_event(body), None)
+    dead = json.loads(aws.drain(aws.dead_letter_url)[0]["Body"])
+    assert dead["reason"].startswith("input.uri:")
+    assert aws.steps() == []
+
+
 def test_metrics_emitted_as_emf(aws, monkeypatch, capsys):
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     aws.controller.metrics = app.metrics

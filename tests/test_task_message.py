@@ -79,7 +79,7 @@ def test_round_trip_argument():
 
 
 def test_argument_has_no_shell_or_split_characters():
-    task = parse_task(message(input={"uri": "s3://example-logs/a$c'\"{}/", "format": "combined"}))
+    task = parse_task(message(input={"uri": "s3://example-logs/a{b}*?#~%20=/", "format": "combined"}))
     argument = task.to_argument()
     assert all(c.isalnum() or c in "-_=" for c in argument)
 
@@ -165,6 +165,40 @@ def test_nan_rejected():
 )
 def test_bad_input_uri(uri):
     assert rejected_field(message(input={"uri": uri, "format": "combined"})) == "input.uri"
+
+
+@pytest.mark.parametrize("uri", ["/tmp/x|id", "/tmp/$(id)", "s3://example-logs/a;b", "/tmp/`id`"])
+def test_shell_metacharacters_rejected(uri):
+    with pytest.raises(TaskMessageError, match="shell metacharacters") as caught:
+        parse_task(message(input={"uri": uri, "format": "combined"}))
+    assert caught.value.field == "input.uri"
+
+
+@pytest.mark.parametrize("uri", ["/tmp/a\x7f", "/tmp/\ud800"])
+def test_control_and_surrogate_rejected(uri):
+    assert rejected_field(message(input={"uri": uri, "format": "combined"})) == "input.uri"
+
+
+def test_duplicate_keys_rejected():
+    body = '{"version": 1, "task": "Bad Name", "task": "good"}'
+    with pytest.raises(TaskMessageError, match="duplicate key 'task'"):
+        parse_task(body)
+
+
+def test_deep_nesting_rejected():
+    with pytest.raises(TaskMessageError, match="nested too deeply"):
+        parse_task("[" * 2000 + "]" * 2000)
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "1969-12-31T23:00:00Z"])
+def test_window_outside_supported_range(moment):
+    body = message(window={"runasof": moment, "lastnhours": 1})
+    assert rejected_field(body) == "window.runasof"
+
+
+def test_minus_zero_offset_is_not_utc():
+    body = message(window={"from": "2015-05-17T00:00:00-00:00", "to": "2015-05-18T00:00:00Z"})
+    assert rejected_field(body) == "window.from"
 
 
 def test_bad_cluster_id():

@@ -38,11 +38,29 @@ def test_parse_utc_date_means_midnight():
     assert parse_utc("2015-05-17") == at(2015, 5, 17)
 
 
-@pytest.mark.parametrize("text", ["2015-05-17T10:05:03", "2015-05-17T10:05:03+02:00", "yesterday", ""])
+@pytest.mark.parametrize(
+    "text", ["2015-05-17T10:05:03", "2015-05-17T10:05:03+02:00", "2015-05-17T10:05:03-00:00", "yesterday", ""]
+)
 def test_parse_utc_rejects_non_utc(text):
     with pytest.raises(WindowError) as caught:
         parse_utc(text, "from")
     assert "from" in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "1969-12-31T23:59:59Z"])
+def test_parse_utc_rejects_out_of_range(text):
+    with pytest.raises(WindowError, match="outside the supported range"):
+        parse_utc(text, "from")
+
+
+def test_last_n_hours_overflow_is_window_error():
+    with pytest.raises(WindowError, match="outside the supported range"):
+        Window.last_n_hours(at(2015, 5, 18), 10**8)
+
+
+def test_parse_duration_overflow():
+    with pytest.raises(WindowError, match="too long"):
+        parse_duration("99999999999999d", "chunk")
 
 
 def test_parse_utc_rejects_non_string():

@@ -57,8 +57,6 @@ logger = logging.getLogger(__name__)
 # Steps get their arguments without a shell, so these characters would be
 # harmless there. They are rejected anyway: no log location needs them, and a
 # location that contains them is more likely an injection attempt than a path.
-SHELL_METACHARACTERS = frozenset(";|&$`<>\"'\\()!")
-
 FAILED_STATES = ("FAILED", "CANCELLED", "INTERRUPTED")
 RUNNING_STATES = ("PENDING", "RUNNING", "CANCEL_PENDING")
 
@@ -174,12 +172,20 @@ class LoopController:
 
     def validate(self, body: str) -> TaskMessage:
         """Parse ``body`` and check it may run here; raise :class:`TaskMessageError` naming the field."""
+        from okeanos_spark.registry import get_job
+
         message = parse_task(body, jobs=self.jobs)
-        unsafe = sorted(set(message.input_uri) & SHELL_METACHARACTERS)
-        if unsafe:
+        formats = get_job(message.job).formats
+        if message.input_format not in formats:
             raise TaskMessageError(
-                "input.uri",
-                f"contains {''.join(unsafe)!r}; shell metacharacters are not accepted in a location",
+                "input.format",
+                f"{message.input_format!r} is not a format of job {message.job}; use one of: {', '.join(formats)}",
+            )
+        # Only the local runner reads local files; an EMR step given a local
+        # path would read the cluster node's own disk.
+        if not getattr(self.runner, "reads_local_paths", False) and not message.input_uri.startswith("s3://"):
+            raise TaskMessageError(
+                "input.uri", f"{message.input_uri!r} is a local path; a deployed task reads an s3:// location"
             )
         named_cluster = message.deployment.cluster_id
         if named_cluster is not None and named_cluster != self.runner.cluster_id:

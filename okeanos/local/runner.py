@@ -76,6 +76,8 @@ class LocalRunner:
     """
 
     cluster_id = LOCAL_CLUSTER_ID
+    # The handler accepts local input paths only for a runner that reads them.
+    reads_local_paths = True
 
     def __init__(
         self,

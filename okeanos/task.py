@@ -1,4 +1,4 @@
-"""The task message: what one SNS message asks okeanos to aggregate.
+"""The task message: what one SNS message requests okeanos to aggregate.
 
 One definition, used by the Lambda handler (to validate and submit), the CLI
 (to publish), the Spark job (to know what to run) and the constructs (to

@@ -89,7 +89,7 @@ def utc_now() -> datetime:
 
 
 def floor_to(moment: datetime, granularity: str) -> datetime:
-    """Return the start of the ``hour`` or ``day`` bucket that holds ``moment``."""
+    """Return the start of the ``hour`` or ``day`` bucket that contains ``moment``."""
     step = _step(granularity)
     moment = moment.astimezone(timezone.utc)
     if step == DAY:

@@ -54,7 +54,7 @@ step "Keeping http_status_hourly running over a directory that receives logs (ta
 # Each cycle is one spark-submit step, as on EMR, and recomputes the last 48
 # hours as of 2015-05-19T00:00Z, so slices of the Apache log that arrive
 # between cycles are counted in the next one.
-LOOP_INPUT=".okeanos/demo/loop-input"
+LOOP_INPUT="$PWD/.okeanos/demo/loop-input"
 APACHE="$REAL/apache_combined_2015-05-17_18.log"
 rm -rf "$LOOP_INPUT"
 mkdir -p "$LOOP_INPUT"

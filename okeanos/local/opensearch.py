@@ -2,8 +2,8 @@
 
 The node runs OpenSearch's ``integ-test-zip`` distribution from Maven Central:
 the server with only the transport-netty4 module and no security plugin,
-which is all that index templates, bulk writes, searches, aggregations and
-delete-by-query need. ``mvn`` fetches it, so the machine's Maven mirror and
+which is all that index templates, bulk writes, searches, scrolls and
+aggregations need (it has no ``_delete_by_query``, so okeanos does not use it). ``mvn`` fetches it, so the machine's Maven mirror and
 proxy settings apply, and it is extracted once into a cache directory.
 
 Each node has a home directory of its own, with config, data, logs,

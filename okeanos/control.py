@@ -7,8 +7,10 @@ DynamoDB table and SNS topic.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import List, Optional
 
 from okeanos.environments import Environment
@@ -20,6 +22,11 @@ from okeanos.windows import Window, split_window, utc_now
 
 DEFAULT_LASTNHOURS = 2
 DEFAULT_INTERVAL_SECONDS = 60
+
+# Each backfill chunk is one task message, one state record and one Spark
+# step, so a chunk far smaller than the window (1s over a day) would queue
+# tens of thousands of steps; 10,000 is already a year of hourly chunks.
+MAX_BACKFILL_CHUNKS = 10_000
 
 
 def build_task_message(
@@ -44,6 +51,8 @@ def build_task_message(
     previous = parse_task(stored.message) if stored is not None and stored.message else None
     if input_uri is None and previous is not None:
         input_uri = previous.input_uri
+    if input_uri is not None:
+        input_uri = _resolve_input(env, input_uri)
     if input_format is None and previous is not None:
         input_format = previous.input_format
     missing = [option for option, value in (("--input", input_uri), ("--format", input_format)) if value is None]
@@ -70,6 +79,17 @@ def build_task_message(
 
         jobs = job_names()
     return parse_task(body, jobs=jobs)
+
+
+def _resolve_input(env: Environment, input_uri: str) -> str:
+    """Return ``input_uri`` with a local path made absolute, as the handler expects."""
+    if input_uri.startswith("s3://"):
+        return input_uri
+    if not env.is_local:
+        raise ConfigurationError(
+            f"--input: {input_uri!r} is not an s3:// URI; the {env.name} environment reads its logs from S3"
+        )
+    return str(Path(input_uri).expanduser().resolve())
 
 
 def start(env: Environment, message: TaskMessage, *, now: Optional[datetime] = None) -> Optional[str]:
@@ -114,7 +134,19 @@ def backfill_messages(
     input_format: Optional[str] = None,
     jobs: Optional[List[str]] = None,
 ) -> List[TaskMessage]:
-    """Return one fixed-window task message per chunk of ``window``, oldest first."""
+    """Return one fixed-window task message per chunk of ``window``, oldest first.
+
+    Raises
+    ------
+    ConfigurationError
+        If ``window`` splits into more than :data:`MAX_BACKFILL_CHUNKS` chunks.
+    """
+    count = math.ceil((window.end - window.start) / chunk)
+    if count > MAX_BACKFILL_CHUNKS:
+        raise ConfigurationError(
+            f"--chunk {_format_chunk(chunk)} splits {window} into {count} chunks, more than the "
+            f"{MAX_BACKFILL_CHUNKS} allowed; use a larger --chunk"
+        )
     template = build_task_message(
         env, job, task=task, input_uri=input_uri, input_format=input_format, interval_seconds=0, jobs=jobs
     )
@@ -131,6 +163,14 @@ def backfill_messages(
         )
         for part in split_window(window, chunk)
     ]
+
+
+def _format_chunk(chunk: timedelta) -> str:
+    seconds = int(chunk.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 @dataclass(frozen=True)

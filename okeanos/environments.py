@@ -69,7 +69,8 @@ def open_environment(env: str, *, session: Any = None) -> Environment:
     Raises
     ------
     ConfigurationError
-        If ``env`` is not a valid name, the stack does not exist, or it lacks an output.
+        If ``env`` is not a valid name, no AWS region is set, the stack does
+        not exist, or it lacks an output.
     """
     if env == LOCAL:
         from okeanos.local.loop import local_store
@@ -82,7 +83,16 @@ def open_environment(env: str, *, session: Any = None) -> Environment:
         import boto3
 
         session = boto3.Session()
-    outputs = stack_outputs(session.client("cloudformation"), stack_name(env))
+    from botocore.exceptions import NoRegionError
+
+    try:
+        cloudformation = session.client("cloudformation")
+    except NoRegionError as exc:
+        raise ConfigurationError(
+            f"--env {env}: no AWS region is configured; set AWS_REGION or AWS_DEFAULT_REGION "
+            "to the region of the stack"
+        ) from exc
+    outputs = stack_outputs(cloudformation, stack_name(env))
     from okeanos.state.dynamodb import DynamoDbStateStore
 
     return Environment(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,9 @@ from okeanos import control
 from okeanos.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from okeanos.cli import tasks as tasks_cli
 from okeanos.environments import Environment
+from okeanos.exceptions import ConfigurationError
 from okeanos.state.sqlite import SqliteStateStore
+from okeanos.task import MAX_LASTNHOURS, TaskMessage, TaskWindow
 from okeanos.windows import Window
 from tests.loop_support import NOW
 
@@ -68,7 +71,7 @@ def test_start_new_task_needs_input(home, capsys):
 def test_start_unregistered_job(home, capsys):
     code = main(["start", "no_such_job", "--input", str(home), "--format", "combined"])
     assert code == EXIT_USAGE
-    assert "job: 'no_such_job' is not a registered job" in capsys.readouterr().err
+    assert "JOB: 'no_such_job' is not a registered job" in capsys.readouterr().err
 
 
 def test_restart_reuses_stored_input(home):
@@ -263,3 +266,116 @@ def test_progress_bar_draws(capsys):
     bar = tasks_cli.ProgressBar(4, stream=stream, width=8)
     bar.show(1, 1, 2)
     assert stream.getvalue() == "\r[####....] 2/4 chunks, 2 running, 1 failed"
+
+
+def test_start_relative_input_made_absolute(home, monkeypatch):
+    monkeypatch.chdir(home.parent)
+    main(["start", "http_status_hourly", "--input", home.name, "--format", "combined"])
+    message = json.loads(local_state(home).message)
+    assert message["input"]["uri"] == str(home.resolve())
+
+
+def test_build_message_deployed_needs_s3(home):
+    store = SqliteStateStore(home.parent / "deployed.sqlite")
+    env = Environment(name="dev", store=store, topic_arn="arn:aws:sns:us-east-1:123456789012:t")
+    with pytest.raises(ConfigurationError, match="--input: 'logs' is not an s3:// URI"):
+        control.build_task_message(env, "http_status_hourly", input_uri="logs", input_format="combined", jobs=["http_status_hourly"])
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_start_blank_input_rejected(home, capsys, value):
+    code = main(["start", "http_status_hourly", "--input", value, "--format", "combined"])
+    assert code == EXIT_USAGE
+    assert "--input" in capsys.readouterr().err
+
+
+def test_start_lastnhours_over_max(home, capsys):
+    code = main(["start", "http_status_hourly", "--input", str(home), "--format", "combined",
+                 "--lastnhours", str(MAX_LASTNHOURS + 1)])
+    assert code == EXIT_USAGE
+    assert f"--lastnhours: expected a whole number of hours from 1 to {MAX_LASTNHOURS}" in capsys.readouterr().err
+
+
+def test_start_bad_interval_names_option(home, capsys):
+    code = main(["start", "http_status_hourly", "--input", str(home), "--format", "combined", "--interval", "-1"])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE
+    assert "--interval:" in err
+    assert "interval_seconds" not in err
+
+
+def test_start_without_region_says_set_it(home, capsys, monkeypatch):
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code = main(["start", "http_status_hourly", "--input", "s3://b/logs/", "--format", "combined", "--env", "dev"])
+    assert code == EXIT_USAGE
+    assert "set AWS_REGION or AWS_DEFAULT_REGION" in capsys.readouterr().err
+
+
+def test_start_suggestion_keeps_stored_values(home, capsys):
+    main(["start", "http_status_hourly", "--input", str(home), "--format", "combined",
+          "--lastnhours", "5", "--interval", "20"])
+    words = shlex.split(capsys.readouterr().out.split("run it with: ", 1)[1])
+    assert words[words.index("--lastnhours") + 1] == "5"
+    assert words[words.index("--interval") + 1] == "20"
+
+
+def test_loop_command_quotes_arguments():
+    message = TaskMessage(task="t", job="http_status_hourly", input_uri="/tmp/x|id", input_format="combined",
+                          window=TaskWindow(lastnhours=2), resubmit=True, interval_seconds=60)
+    words = shlex.split(tasks_cli.local_loop_command(message))
+    assert words[words.index("--input") + 1] == "/tmp/x|id"
+
+
+def backfill_args(home, chunk):
+    return ["backfill", "http_status_hourly", "--from", "2015-05-17T00:00:00Z", "--to", "2015-05-18T00:00:00Z",
+            "--chunk", chunk, "--input", str(home), "--format", "combined"]
+
+
+def test_backfill_too_many_chunks(home, capsys):
+    code = main(backfill_args(home, "1s"))
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE
+    assert f"into {24 * 3600} chunks" in err
+    assert "larger --chunk" in err
+
+
+def test_backfill_negative_chunk_is_duration_error(home, capsys):
+    code = main(backfill_args(home, "-1d"))
+    assert code == EXIT_USAGE
+    assert "--chunk: '-1d' is not a positive duration" in capsys.readouterr().err
+
+
+def test_backfill_huge_chunk_is_usage_error(home, capsys):
+    code = main(backfill_args(home, "99999999999999d"))
+    assert code == EXIT_USAGE
+    assert "--chunk" in capsys.readouterr().err
+
+
+def test_backfill_help_names_task_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["backfill", "--help"])
+    assert "with '_' replaced by '-'" in " ".join(capsys.readouterr().out.split())
+
+
+def test_backfill_local_quiets_handler_log(home, monkeypatch):
+    import logging
+
+    from okeanos_handler import app
+
+    monkeypatch.setattr(tasks_cli, "backfill_locally", lambda env, messages, max_concurrent: [])
+    main(backfill_args(home, "1d"))
+    try:
+        assert logging.getLogger("okeanos_handler").level == logging.WARNING
+    finally:
+        app.set_log_level(logging.NOTSET)
+
+
+@pytest.mark.parametrize(("option", "value"), [("--lastnhours", "0"), ("--interval", "-3")])
+def test_loop_bad_value_names_option(home, capsys, option, value):
+    code = main(["local", "loop", "http_status_hourly", "--input", str(home), "--format", "combined", option, value])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE
+    assert f"{option}:" in err

@@ -12,6 +12,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from okeanos.cli.options import check_input, check_lastnhours, options_named
 from okeanos.exceptions import ConfigurationError
 from okeanos.windows import format_utc, utc_now
 
@@ -29,7 +30,7 @@ def register(subparsers) -> None:
     parser.add_argument("job", metavar="JOB", help="a registered job (see `okeanos jobs`)")
     parser.add_argument("--input", required=True, metavar="DIR", help="directory (or file) of logs; new files are picked up each cycle")
     parser.add_argument("--format", required=True, metavar="FORMAT", help="input format, one of the job's formats")
-    parser.add_argument("--task", metavar="NAME", help="task name, also the views' source (default: the job name)")
+    parser.add_argument("--task", metavar="NAME", help="task name, also the views' source (default: the job name with '_' replaced by '-')")
     parser.add_argument("--lastnhours", type=int, default=2, metavar="N", help="hours each cycle recomputes (default 2)")
     parser.add_argument("--runasof", default="now", metavar="T", help="end of the window: 'now' (default) or an ISO UTC time, to replay history")
     parser.add_argument("--interval", type=int, default=10, metavar="SECONDS", help="minimum time between cycle starts, in seconds (default 10)")
@@ -47,6 +48,8 @@ def _loop(args: argparse.Namespace) -> int:
     from okeanos_handler.steps import state_key
     from okeanos_spark.registry import job_names
 
+    check_input(args.input)
+    check_lastnhours(args.lastnhours)
     path = Path(args.input).expanduser().resolve()
     if not path.exists():
         raise ConfigurationError(f"--input {args.input!r} does not exist; give a directory or file of logs")
@@ -59,7 +62,8 @@ def _loop(args: argparse.Namespace) -> int:
         "resubmit": True,
         "interval_seconds": args.interval,
     }
-    message = parse_task(body, jobs=job_names())
+    with options_named():
+        message = parse_task(body, jobs=job_names())
     if not args.verbose:
         from okeanos_handler import app
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import List, Optional
 
+from okeanos.cli.options import check_input, check_lastnhours
 from okeanos.exceptions import ConfigurationError
 from okeanos.windows import Window, floor_to, parse_utc, utc_now
 
@@ -61,7 +62,8 @@ def resolve_window(
     Raises
     ------
     ConfigurationError
-        If the two ways of giving a window are mixed or one is incomplete.
+        If the two ways of giving a window are mixed or one is incomplete, or
+        ``lastnhours`` is outside 1 to :data:`~okeanos.task.MAX_LASTNHOURS`.
     WindowError
         If a time is not ISO-8601 UTC or the window is empty.
     """
@@ -84,8 +86,7 @@ def resolve_window(
     if relative:
         if lastnhours is None:
             raise ConfigurationError(f"--runasof {runasof}: needs --lastnhours N as well")
-        if lastnhours < 1:
-            raise ConfigurationError(f"--lastnhours: expected a whole number of hours >= 1, got {lastnhours}")
+        check_lastnhours(lastnhours)
         return Window.last_n_hours(parse_runasof(runasof or "now", now=now), lastnhours)
     return None
 
@@ -126,6 +127,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check_input(path: str) -> str:
+    check_input(path)
     if path.startswith("s3://"):
         return path
     resolved = Path(path).expanduser().resolve()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import shlex
 import sys
 import time
 from collections import deque
@@ -16,20 +18,23 @@ from datetime import timedelta
 from typing import Any, Deque, Dict, List, Optional, TextIO
 
 from okeanos import control
+from okeanos.cli.options import check_input, check_lastnhours, options_named
 from okeanos.environments import LOCAL, Environment, open_environment
+from okeanos.exceptions import ConfigurationError, WindowError
 from okeanos.state.base import FAILING, TaskState
 from okeanos.task import TaskMessage, json_schema
 from okeanos.windows import Window, format_utc, parse_duration, parse_utc, utc_now
 
 BACKFILL_POLL_SECONDS = 10.0
 DEFAULT_MAX_CONCURRENT = 2
+TASK_HELP = "task name, also the views' source (default: the job name with '_' replaced by '-')"
 
 
 def register(subparsers) -> None:
     """Add the task commands."""
     start = subparsers.add_parser("start", help="start (or restart) a continuous task")
     start.add_argument("job", metavar="JOB", help="a registered job (see `okeanos jobs`)")
-    start.add_argument("--task", metavar="NAME", help="task name, also the views' source (default: the job name)")
+    start.add_argument("--task", metavar="NAME", help=TASK_HELP)
     start.add_argument("--input", metavar="URI", help="s3:// URI (or, locally, a directory) of the logs")
     start.add_argument("--format", metavar="FORMAT", help="input format, one of the job's formats")
     start.add_argument("--lastnhours", type=int, metavar="N", help=f"hours each cycle recomputes (default {control.DEFAULT_LASTNHOURS})")
@@ -60,7 +65,7 @@ def register(subparsers) -> None:
         help=f"backfill steps in flight at once (default {DEFAULT_MAX_CONCURRENT}); "
         "the handler also caps them cluster-wide",
     )
-    backfill.add_argument("--task", metavar="NAME", help="task name, the views' source (default: the job name)")
+    backfill.add_argument("--task", metavar="NAME", help=TASK_HELP)
     backfill.add_argument("--input", metavar="URI", help="logs location (default: the task's stored input)")
     backfill.add_argument("--format", metavar="FORMAT", help="input format (default: the task's stored format)")
     _add_env(backfill)
@@ -84,18 +89,33 @@ def _add_env(parser: argparse.ArgumentParser) -> None:
 
 
 def _start(args: argparse.Namespace) -> int:
+    check_input(args.input)
+    check_lastnhours(args.lastnhours)
     env = open_environment(args.env)
-    message = control.build_task_message(
-        env, args.job, task=args.task, input_uri=args.input, input_format=args.format,
-        lastnhours=args.lastnhours, interval_seconds=args.interval,
-    )
+    with options_named():
+        message = control.build_task_message(
+            env, args.job, task=args.task, input_uri=args.input, input_format=args.format,
+            lastnhours=args.lastnhours, interval_seconds=args.interval,
+        )
     message_id = control.start(env, message)
     if message_id is None:
-        print(f"task {message.task} stored as active; run it with: okeanos local loop {message.job} "
-              f"--task {message.task} --input {message.input_uri} --format {message.input_format}")
+        print(f"task {message.task} stored as active; run it with: {local_loop_command(message)}")
     else:
         print(f"task {message.task} started in {env.name} (message {message_id})")
     return 0
+
+
+def local_loop_command(message: TaskMessage) -> str:
+    """Return the ``okeanos local loop`` command that runs ``message``, each argument shell-quoted."""
+    words = [
+        "okeanos", "local", "loop", message.job,
+        "--task", message.task,
+        "--input", message.input_uri,
+        "--format", message.input_format,
+        "--lastnhours", str(message.window.lastnhours),
+        "--interval", str(message.interval_seconds),
+    ]
+    return " ".join(shlex.quote(word) for word in words)
 
 
 def _pause(args: argparse.Namespace) -> int:
@@ -175,15 +195,23 @@ def _schema(args: argparse.Namespace) -> int:
 
 def _backfill(args: argparse.Namespace) -> int:
     if args.max_concurrent < 1:
-        from okeanos.exceptions import ConfigurationError
-
         raise ConfigurationError(f"--max-concurrent {args.max_concurrent} is invalid; use 1 or more")
+    check_input(args.input)
     window = Window(parse_utc(args.start, "--from"), parse_utc(args.end, "--to"))
-    chunk = parse_duration(args.chunk, "--chunk")
+    try:
+        chunk = parse_duration(args.chunk, "--chunk")
+    except OverflowError as exc:
+        raise WindowError(f"--chunk: {args.chunk!r} is too long; use at most the length of the window") from exc
     env = open_environment(args.env)
-    messages = control.backfill_messages(
-        env, args.job, window, chunk, task=args.task, input_uri=args.input, input_format=args.format
-    )
+    with options_named():
+        messages = control.backfill_messages(
+            env, args.job, window, chunk, task=args.task, input_uri=args.input, input_format=args.format
+        )
+    if env.is_local and not args.verbose:
+        # The handler logs one JSON line per event, which would break the progress bar.
+        from okeanos_handler import app
+
+        app.set_log_level(logging.WARNING)
     if env.is_local:
         failed = backfill_locally(env, messages, max_concurrent=args.max_concurrent)
     else:

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
+import socket
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from okeanos.cli import EXIT_USAGE, main
+from okeanos.cli import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_USAGE, main
 from okeanos.cli.local_run import parse_runasof, resolve_window
 from okeanos.exceptions import ConfigurationError, WindowError
+from okeanos.task import MAX_LASTNHOURS
 from okeanos.windows import Window
 from okeanos_spark.documents import document_id, format_bucket
 from okeanos_spark.run import data_span, resolve_source
@@ -168,3 +174,52 @@ def test_cli_views_unknown_metric_is_usage_error(capsys) -> None:
     code = main(["views", "show", "top_paths_daily", "--top", "3", "--by", "clients"])
     assert code == EXIT_USAGE
     assert "--by: 'clients' is not a metric of top_paths_daily" in capsys.readouterr().err
+
+
+def test_window_hours_over_max_raises() -> None:
+    with pytest.raises(ConfigurationError, match=f"--lastnhours: .* 1 to {MAX_LASTNHOURS}"):
+        resolve_window(None, None, "2015-05-18T00:00:00Z", 99999999999999999999999)
+
+
+@pytest.mark.parametrize("value", ["", " "])
+def test_cli_blank_input_is_usage_error(capsys, value: str) -> None:
+    code = main(["local", "run", "--job", "http_status_hourly", "--format", "combined", "--input", value])
+    assert code == EXIT_USAGE
+    assert "--input: " in capsys.readouterr().err
+
+
+def test_cli_views_bad_source_is_usage_error(capsys) -> None:
+    code = main(["views", "show", "http_status_hourly", "--source", "Has Space"])
+    assert code == EXIT_USAGE
+    assert "--source: 'Has Space'" in capsys.readouterr().err
+
+
+def free_port() -> int:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        return listener.getsockname()[1]
+
+
+def test_cli_views_no_node_suggests_start(capsys, monkeypatch) -> None:
+    monkeypatch.delenv("OPENSEARCH_URL", raising=False)
+    monkeypatch.setenv("OKEANOS_OPENSEARCH_PORT", str(free_port()))
+    code = main(["views", "show", "http_status_hourly"])
+    assert code == EXIT_FAILED
+    assert "okeanos local opensearch start" in capsys.readouterr().err
+
+
+def test_cli_quiets_client_loggers(capsys) -> None:
+    main(["task-schema"])
+    assert logging.getLogger("opensearch").level == logging.ERROR
+
+
+def test_cli_closed_stdout_exits_quietly() -> None:
+    reader, writer = os.pipe()
+    os.close(reader)
+    script = "import sys; from okeanos.cli import main; sys.exit(main(['task-schema']))"
+    try:
+        result = subprocess.run([sys.executable, "-c", script], stdout=writer, stderr=subprocess.PIPE, timeout=120)
+    finally:
+        os.close(writer)
+    assert result.returncode == EXIT_BROKEN_PIPE
+    assert result.stderr == b""

@@ -15,6 +15,7 @@ from typing import Any, Dict, List
 
 import pytest
 
+from okeanos.cli import main
 from okeanos.indices import runs_index, view_index
 from okeanos.search import make_client
 from okeanos.views import query_view
@@ -90,6 +91,14 @@ def test_sources_kept_apart(web_views, opensearch_client, job: str) -> None:
         expected += REFERENCES[job](read(path), source)
     actual = query_view(opensearch_client, job, prefix=web_views)
     assert sorted(actual, key=_order) == sorted(expected, key=_order)
+
+
+def test_show_json_no_match_notes_on_stderr(web_views, opensearch_url, capsys) -> None:
+    main(["views", "show", "http_status_hourly", "--json", "--source", "no-such-source",
+          "--opensearch-url", opensearch_url, "--index-prefix", web_views])
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "no documents" in captured.err
 
 
 def _order(document: Dict[str, Any]):

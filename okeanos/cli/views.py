@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any, Dict, List, Optional
 
+from okeanos.cli.options import check_source
 from okeanos.exceptions import ConfigurationError, OkeanosError
 from okeanos.windows import Window, parse_utc
 
@@ -47,6 +48,7 @@ def _show(args: argparse.Namespace) -> int:
         job = get_job(args.job)
     except KeyError as exc:
         raise ConfigurationError(f"JOB: {exc.args[0]}") from exc
+    check_source(args.source)
     start = parse_utc(args.start, "--from") if args.start else None
     end = parse_utc(args.end, "--to") if args.end else None
     if start is not None and end is not None:
@@ -68,6 +70,9 @@ def _show(args: argparse.Namespace) -> int:
     if args.json:
         for document in documents:
             print(json.dumps(document, ensure_ascii=False))
+        if not documents:
+            # stdout stays empty, which is valid JSON lines; the note says why.
+            print(f"okeanos: no documents of {job.name} matched", file=sys.stderr)
     else:
         _print_table(documents, ["bucket", "source", *job.dimensions, *job.metric_names])
         sys.stdout.flush()
@@ -76,6 +81,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace, job: str, start, end) -> List[Dict[str, Any]]:
+    from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
     from opensearchpy.exceptions import OpenSearchException
 
     from okeanos import settings
@@ -86,6 +92,11 @@ def _query(args: argparse.Namespace, job: str, start, end) -> List[Dict[str, Any
     client = make_client(url)
     try:
         return query_view(client, job, source=args.source, start=start, end=end, prefix=args.index_prefix)
+    except OpenSearchConnectionError as exc:
+        hint = ""
+        if url == f"http://127.0.0.1:{settings.local_opensearch_port()}":
+            hint = "; start it with `okeanos local opensearch start`"
+        raise OkeanosError(f"cannot connect to OpenSearch at {url}{hint}: {exc}") from exc
     except OpenSearchException as exc:
         raise OkeanosError(f"reading the view of {job} from OpenSearch at {url} failed: {exc}") from exc
     finally:

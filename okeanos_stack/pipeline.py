@@ -14,16 +14,20 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from okeanos_handler import config as handler_config
 from okeanos_stack._props import PropsChecker
 from okeanos_stack.continuous_aggregation import ContinuousAggregation
 from okeanos_stack.job_assets import JobAssets
 from okeanos_stack.monitoring import METRIC_NAMESPACE, Monitoring
-from okeanos_stack.nag import acknowledge_grant
+from okeanos_stack.nag import acknowledge_grant, finding_text
 from okeanos_stack.spark_cluster import SparkCluster
 from okeanos_stack.step_submitter import StepSubmitter
 from okeanos_stack.task_state_table import TaskStateTable
 from okeanos_stack.task_topic import TaskTopic
 from okeanos_stack.view_store import ViewStore
+
+# Key prefix, in the cluster's log bucket, of the rejected-line samples of runs.
+REJECTS_PREFIX = "rejects/"
 
 # Output keys the okeanos CLI looks up to find a deployed environment.
 OUTPUT_KEYS = ("TaskTopicArn", "StateTableName", "ClusterId", "DeadLetterQueueUrl", "ViewStoreEndpoint")
@@ -136,6 +140,7 @@ class OkeanosPipeline(Construct):
         submitter_options = dict(options["step_submitter_options"])
         if index_prefix is not None:
             submitter_options["index_prefix"] = index_prefix
+        submitter_options["handler_settings"] = self._step_settings(submitter_options.get("handler_settings"))
         self.step_submitter = StepSubmitter(
             self,
             "StepSubmitter",
@@ -152,6 +157,16 @@ class OkeanosPipeline(Construct):
             self.job_assets.grant_read(role)
             self.view_store.grant_write(role)
             grant_put_metrics(role)
+            if self.cluster.log_bucket is not None:
+                rejects = self.cluster.log_bucket.arn_for_objects(f"{REJECTS_PREFIX}*")
+                iam.Grant.add_to_principal(grantee=role, actions=["s3:PutObject"], resource_arns=[rejects])
+                acknowledge_grant(
+                    role,
+                    f"AwsSolutions-IAM5[Resource::{finding_text(self, rejects)}]",
+                    "Each run writes its sample of rejected lines under a key named by its run id "
+                    "below the rejects/ prefix; the grant is s3:PutObject on that prefix of the "
+                    "cluster's own log bucket only.",
+                )
 
         self.aggregations: Dict[str, ContinuousAggregation] = {}
         for task in tasks or ():
@@ -172,6 +187,27 @@ class OkeanosPipeline(Construct):
 
         if outputs is None or outputs:
             self._add_outputs()
+
+    def _step_settings(self, handler_settings: Optional[Dict[str, str]]) -> Dict[str, str]:
+        """Add the Spark settings that steps need on EMR to the handler's settings.
+
+        In YARN cluster mode the driver's environment comes from
+        ``spark.yarn.appMasterEnv.*``: the CloudWatch namespace makes a step
+        publish its task's freshness, and the rejects location puts the
+        sample of rejected lines in the cluster's log bucket instead of the
+        driver node's local disk.
+        """
+        settings = dict(handler_settings or {})
+        conf = [f"spark.yarn.appMasterEnv.OKEANOS_CLOUDWATCH_NAMESPACE={METRIC_NAMESPACE}"]
+        if self.cluster.log_bucket is not None:
+            conf.append(
+                f"spark.yarn.appMasterEnv.OKEANOS_REJECTS_URI="
+                f"s3://{self.cluster.log_bucket.bucket_name}/{REJECTS_PREFIX}"
+            )
+        if settings.get(handler_config.SPARK_CONF):
+            conf.append(settings[handler_config.SPARK_CONF])
+        settings[handler_config.SPARK_CONF] = ",".join(conf)
+        return settings
 
     def _add_outputs(self) -> None:
         stack = Stack.of(self)

@@ -121,6 +121,25 @@ def test_step_actions_only_on_cluster(built):
     assert "OkeanosCluster" in json.dumps(emr[0]["Resource"])
 
 
+def test_steps_publish_freshness_and_write_rejects(built):
+    functions = resources(built["template"], "AWS::Lambda::Function")
+    environments = [f["Properties"].get("Environment", {}).get("Variables", {}) for f in functions.values()]
+    conf = json.dumps([env["OKEANOS_SPARK_CONF"] for env in environments if "OKEANOS_SPARK_CONF" in env])
+    assert "spark.yarn.appMasterEnv.OKEANOS_CLOUDWATCH_NAMESPACE=okeanos" in conf
+    assert "spark.yarn.appMasterEnv.OKEANOS_REJECTS_URI=s3://" in conf
+    assert "OkeanosClusterLogBucket" in conf
+
+
+def test_rejects_put_only_on_rejects_prefix(built):
+    puts = [
+        statement
+        for _, statement in policy_statements(built["template"])
+        if "rejects/*" in json.dumps(statement["Resource"])
+    ]
+    assert len(puts) == 1
+    assert as_list(puts[0]["Action"]) == ["s3:PutObject"]
+
+
 def test_publish_only_on_task_topic(built):
     publish = [
         statement

@@ -47,6 +47,15 @@ EDGE_CASES = {
     '{"timestamp": "2026-01-05 10:00:00+00:00", "event_type": "click", "job_id": "job-1"}': _rejected("bad_timestamp"),
     '{"timestamp": "2026-01-05T10:00:00", "event_type": "click", "job_id": "job-1"}': _rejected("bad_timestamp"),
     '{"timestamp": 1767607200, "event_type": "click", "job_id": "job-1"}': _rejected("bad_timestamp"),
+    # Times outside [1970-01-01, 9000-01-01) UTC are rejected, not parsed.
+    '{"timestamp": "9999-12-31T23:59:59Z", "event_type": "click", "job_id": "job-1"}': _rejected("bad_timestamp"),
+    '{"timestamp": "0001-01-01T00:00:00Z", "event_type": "click", "job_id": "job-1"}': _rejected("bad_timestamp"),
+    '{"timestamp": "1969-12-31T23:59:59.999999Z", "event_type": "click", "job_id": "job-1"}': _rejected(
+        "bad_timestamp"
+    ),
+    '{"timestamp": "1970-01-01T00:00:00Z", "event_type": "click", "job_id": "job-1"}': _event(
+        ts=utc(1970, 1, 1), event_type="click", job_id="job-1",
+    ),
     '{"timestamp": "2026-01-05T10:00:00Z", "event_type": "view", "job_id": "job-1"}': _rejected("bad_event_type"),
     '{"timestamp": "2026-01-05T10:00:00Z", "event_type": "Click", "job_id": "job-1"}': _rejected("bad_event_type"),
     '{"timestamp": "2026-01-05T10:00:00Z", "event_type": "click", "job_id": "job-1", "position": "first"}': _rejected(

@@ -89,6 +89,12 @@ EDGE_CASES = {
     ' "response": null, "bytes": 1}': _rejected("missing_field"),
     '{"time": "2015-05-17T10:00:00Z", "remote_ip": "10.4.0.4", "request": "GET / HTTP/1.1",'
     ' "response": 200, "bytes": 1}': _rejected("bad_timestamp"),
+    # Times outside [1970-01-01, 9000-01-01) UTC are rejected, not parsed.
+    '{"time": "01/Jan/0001:00:00:00 +0000", "remote_ip": "10.4.0.8", "request": "GET / HTTP/1.1",'
+    ' "response": 200, "bytes": 1}': _rejected("bad_timestamp"),
+    '{"time": "31/Dec/9999:23:59:59 +0000", "remote_ip": "10.4.0.9", "request": "GET / HTTP/1.1",'
+    ' "response": 200, "bytes": 1}': _rejected("bad_timestamp"),
+    # The status is text of three digits, so a JSON float is not one.
     '{"time": "17/May/2015:10:00:00 +0000", "remote_ip": "10.4.0.5", "request": "GET / HTTP/1.1",'
     ' "response": 200.0, "bytes": 1}': _rejected("bad_status"),
     '{"time": "17/May/2015:10:00:00 +0000", "remote_ip": "10.4.0.6", "request": "GET / HTTP/1.1",'

@@ -317,3 +317,31 @@ def test_events_view_and_lines(spark, opensearch_client, opensearch_url, tmp_pat
     assert per_file == lines_per_file
     assert stored["lines_read"] == sum(lines_per_file.values())
     assert stored["events_read"] == stored["lines_read"]
+
+
+def test_extreme_timestamps_rejected(spark, opensearch_client, opensearch_url, tmp_path) -> None:
+    good = ref.APACHE_LOG.read_text(encoding="utf-8").splitlines()[:40]
+    template = good[0]
+    logged = template.split("[", 1)[1].split("]", 1)[0]
+    extreme = [
+        template.replace(logged, time)
+        for time in ("31/Dec/9999:23:59:59 +0000", "01/Jan/0001:00:00:00 +0000", "01/Jan/0001:00:00:00 +1400")
+    ]
+    reference = tmp_path / "good.log"
+    reference.write_text("\n".join(good) + "\n", encoding="utf-8")
+    (tmp_path / "input").mkdir()
+    path = tmp_path / "input" / "mixed.log"
+    path.write_text("\n".join(good[:20] + extreme + good[20:]) + "\n", encoding="utf-8")
+    prefix = new_prefix()
+    summary = run(
+        spark, opensearch_client, opensearch_url, prefix,
+        job="http_status_hourly", input_path=str(path), input_format="combined", source="web-apache",
+        input_policy=InputPolicy(max_reject_ratio=1.0),
+    )
+    stored = stored_summary(opensearch_client, prefix, summary.run_id)
+    expected = ref.status_hourly(ref.read_combined(reference), "web-apache")
+    actual = query_view(opensearch_client, "http_status_hourly", source="web-apache", prefix=prefix)
+    assert actual == expected
+    assert stored["rejected_by_reason"] == [{"reason": "bad_timestamp", "lines": len(extreme)}]
+    assert stored["events_read"] == len(good)
+    assert stored["events_read"] + stored["lines_rejected"] + stored["lines_skipped"] == line_count(path)

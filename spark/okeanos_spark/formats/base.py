@@ -8,8 +8,9 @@
    schema's fields, a ``reason`` (null when the line is valid) and,
    optionally, a ``skip`` flag;
 4. :meth:`InputFormat.finish`: reject blank lines as ``empty_line``, set
-   ``status``, null the fields of lines that did not parse, cast every field
-   to the schema's type and order the columns.
+   ``status``, reject lines whose ``ts`` is outside the supported range as
+   ``bad_timestamp``, null the fields of lines that did not parse, cast
+   every field to the schema's type and order the columns.
 
 Only Spark SQL functions run per line: no Python UDF, so no row leaves the
 JVM.
@@ -27,7 +28,7 @@ import re
 from typing import Any, Sequence, Tuple
 
 from okeanos_spark import schemas
-from okeanos_spark.formats import EMPTY_LINE, PARSED, REJECTED, SKIPPED
+from okeanos_spark.formats import BAD_TIMESTAMP, EMPTY_LINE, PARSED, REJECTED, SKIPPED
 from okeanos_spark.session import check_session
 from okeanos_spark.transforms import require_columns
 
@@ -37,6 +38,18 @@ _BOM = "\ufeff"
 # Spark expands glob patterns in the paths it reads (Hadoop's globStatus), so
 # a file named access[1].log would not be found unless these are escaped.
 _GLOB_CHARACTERS = re.compile(r"([\\\[\]{}*?])")
+
+# The range of ``ts`` that a parsed line may have: from MIN_TIMESTAMP
+# (included) to MAX_TIMESTAMP (excluded), as ISO-8601 UTC instants. A line
+# outside it is rejected as ``bad_timestamp``. Web and application logs
+# before the Unix epoch are not real, and the upper bound leaves room for the
+# bucket arithmetic (the end of a window or bucket one granularity later)
+# and for the four-digit years of ISO-8601 bucket keys. Without it, one
+# line dated 9999-12-31 or 0001-01-01 made a whole run fail: Python's
+# datetime overflows past year 9999, and year 1 is written as "1-01-01",
+# which is not a valid date in OpenSearch.
+MIN_TIMESTAMP = "1970-01-01T00:00:00Z"
+MAX_TIMESTAMP = "9000-01-01T00:00:00Z"
 
 
 class InputFormat:
@@ -132,6 +145,16 @@ class InputFormat:
         # would run the parser again for every reference. A generator's
         # output cannot be inlined, so the filter stops here.
         staged = staged.select(F.inline(F.array(F.struct(*staged.columns))))
+
+        # The bounds check reads the generator's output, so the parser runs once.
+        unchecked = F.col("_reason").isNull() & ~F.col("_skip")
+        ts = F.when(unchecked, F.col("ts")).cast("timestamp")
+        outside = (ts < F.lit(MIN_TIMESTAMP).cast("timestamp")) | (
+            ts >= F.lit(MAX_TIMESTAMP).cast("timestamp")
+        )
+        staged = staged.withColumn(
+            "_reason", F.when(F.coalesce(outside, F.lit(False)), F.lit(BAD_TIMESTAMP)).otherwise(F.col("_reason"))
+        )
 
         valid = F.col("_reason").isNull() & ~F.col("_skip")
         status = (

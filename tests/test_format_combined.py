@@ -189,6 +189,17 @@ EDGE_CASES = {
     '10.1.0.14 - - [2015-05-17T10:00:00Z] "GET / HTTP/1.1" 200 1 "-" "-"': _rejected("bad_timestamp"),
     '10.1.0.15 - - [17/May/2015:10:00:00 +0000] "GET / HTTP/1.1" 2x0 1 "-" "-"': _rejected("bad_status"),
     '10.1.0.16 - - [17/May/2015:10:00:00 +0000] "GET / HTTP/1.1" 200 12k "-" "-"': _rejected("bad_bytes"),
+    # The largest long is a valid byte count, one more is not.
+    '10.1.0.17 - - [17/May/2015:10:00:00 +0000] "GET / HTTP/1.1" 200 9223372036854775807 "-" "-"': _web(
+        ts=utc(2015, 5, 17, 10), client="10.1.0.17", method="GET", target="/", path="/",
+        protocol="HTTP/1.1", http_status="200", bytes=2**63 - 1, referrer="-", user_agent="-",
+    ),
+    '10.1.0.18 - - [17/May/2015:10:00:00 +0000] "GET / HTTP/1.1" 200 9223372036854775808 "-" "-"': _rejected(
+        "bad_bytes"
+    ),
+    '10.1.0.19 - - [17/May/2015:10:00:00 +0000] "GET / HTTP/1.1" 200 10000000000000000000 "-" "-"': _rejected(
+        "bad_bytes"
+    ),
     # Times outside [1970-01-01, 9000-01-01) UTC are rejected, not parsed.
     '10.1.0.20 - - [01/Jan/1970:00:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"': _web(
         ts=utc(1970, 1, 1), client="10.1.0.20", method="GET", target="/", path="/",

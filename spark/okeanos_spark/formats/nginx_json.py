@@ -11,7 +11,10 @@ Mapping into the web-request schema:
 - ``time`` to ``ts``, converted to UTC by its offset;
 - ``remote_ip`` to ``client``;
 - ``request`` split into ``method``, ``target``, ``path`` and ``protocol``;
-- ``response`` to ``http_status``, a JSON number or string kept as text;
+- ``response`` to ``http_status``, a JSON number or string kept as text.
+  It must be three digits (or ``-``), so ``200.0`` is rejected as
+  ``bad_status``: Nginx writes ``$status`` as an integer, and a float there
+  means the line was not written by Nginx's ``log_format``;
 - ``bytes``, a number, or ``"-"`` for 0;
 - ``referrer`` as is, and ``agent`` to ``user_agent``.
 

@@ -10,8 +10,10 @@ from typing import Any
 
 # HTTP status as text: three digits, or "-" when the server logged none.
 STATUS_PATTERN = r"^([0-9]{3}|-)$"
-# Response size: a whole number that fits a long, or "-" for no body.
-BYTES_PATTERN = r"^([0-9]{1,18}|-)$"
+# Response size: a whole number of up to 19 digits, or "-" for no body.
+# is_byte_count also checks that a 19-digit number fits a long.
+BYTES_PATTERN = r"^([0-9]{1,19}|-)$"
+_MAX_LONG = str(2**63 - 1)
 
 
 def with_request_fields(df: Any, request: str) -> Any:
@@ -59,8 +61,12 @@ def is_status(value: Any) -> Any:
 
 
 def is_byte_count(value: Any) -> Any:
-    """Return a boolean column: ``value`` is a whole number of bytes or ``-``."""
-    return value.rlike(BYTES_PATTERN)
+    """Return a boolean column: ``value`` is ``-`` or a whole number of bytes that fits a long."""
+    from pyspark.sql import functions as F
+
+    # Digit strings of the same length compare as numbers do.
+    fits = (F.length(value) < len(_MAX_LONG)) | (value <= F.lit(_MAX_LONG))
+    return value.rlike(BYTES_PATTERN) & fits
 
 
 def byte_count(value: Any) -> Any:

@@ -155,6 +155,12 @@ def test_corrupt_fails_by_default(tmp_path) -> None:
     assert damaged in str(caught.value)
 
 
+def test_corrupt_message_names_variable(tmp_path) -> None:
+    truncated = write(tmp_path / "b.log.gz", truncated_gzip())
+    with pytest.raises(CorruptInputError, match="set OKEANOS_ON_CORRUPT=skip"):
+        check_files([truncated])
+
+
 def test_corrupt_skipped_marks_incomplete(tmp_path) -> None:
     good = write(tmp_path / "a.log.gz", gzip.compress(LINES))
     truncated = write(tmp_path / "b.log.gz", truncated_gzip())

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Dict, List, Optional, Sequence, Tuple
 
 from okeanos.exceptions import ConfigurationError, OkeanosError
+from okeanos_spark.accounting import ON_CORRUPT_ENV
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,8 @@ class CorruptInputError(InputFileError):
         listed = "; ".join(f"{name}: {problem}" for name, problem in sorted(problems.items()))
         super().__init__(
             f"{len(problems)} input file(s) are corrupt: {listed}. Replace or remove them, "
-            "or run with on_corrupt='skip' to leave them out and mark the run incomplete"
+            f"or set {ON_CORRUPT_ENV}={ON_CORRUPT_SKIP} (on_corrupt={ON_CORRUPT_SKIP!r} from Python) "
+            "to leave them out and mark the run incomplete"
         )
         self.problems = dict(problems)
 

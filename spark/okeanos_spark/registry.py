@@ -36,6 +36,10 @@ class AggregationJob:
     the buckets being recomputed, with a ``bucket`` timestamp column added)
     and returns one row per bucket and dimension values, with the columns
     ``bucket``, each dimension and each metric.
+
+    ``columns`` names the columns of the schema that ``transform`` reads,
+    besides ``ts``. A run then caches only those between its passes over the
+    parsed lines; empty, the default, caches every column of the schema.
     """
 
     name: str
@@ -46,6 +50,7 @@ class AggregationJob:
     dimensions: Tuple[str, ...]
     metrics: Tuple[Metric, ...]
     transform: Callable = field(repr=False, compare=False)
+    columns: Tuple[str, ...] = ()
 
     @property
     def metric_names(self) -> Tuple[str, ...]:

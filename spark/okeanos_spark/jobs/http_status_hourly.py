@@ -53,5 +53,6 @@ JOB = register(
             Metric("clients", "long", "exact number of distinct client IP addresses"),
         ),
         transform=transform,
+        columns=("client", "http_status", "bytes"),
     )
 )

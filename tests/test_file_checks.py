@@ -170,6 +170,22 @@ def test_corrupt_skipped_marks_incomplete(tmp_path) -> None:
     assert not result.complete
 
 
+def test_colon_name_fails_by_default(tmp_path) -> None:
+    colon = write(tmp_path / "colon:x.log", LINES)
+    with pytest.raises(CorruptInputError, match="colon:x.log: the file name contains ':'.*rename") as caught:
+        check_files([colon])
+    assert "OKEANOS_ON_CORRUPT=skip" in str(caught.value)
+
+
+def test_colon_name_skipped_incomplete(tmp_path) -> None:
+    good = write(tmp_path / "a.log", LINES)
+    colon = write(tmp_path / "colon:x.log", LINES)
+    result = check_files([good, colon], on_corrupt="skip")
+    assert result.readable == [good]
+    assert list(result.corrupt) == [colon]
+    assert not result.complete
+
+
 def test_not_gzip_with_gz_suffix(tmp_path) -> None:
     fake = write(tmp_path / "a.log.gz", LINES)
     result = check_files([fake], on_corrupt="skip")

@@ -345,3 +345,36 @@ def test_extreme_timestamps_rejected(spark, opensearch_client, opensearch_url, t
     assert stored["rejected_by_reason"] == [{"reason": "bad_timestamp", "lines": len(extreme)}]
     assert stored["events_read"] == len(good)
     assert stored["events_read"] + stored["lines_rejected"] + stored["lines_skipped"] == line_count(path)
+
+
+def colon_directory(root: Path) -> Dict[str, Path]:
+    """Write the S3 sample twice: once under a plain name, once under a name with ':'."""
+    root.mkdir()
+    files = {"good": root / "a.log", "colon": root / "colon:x.log"}
+    for path in files.values():
+        path.write_bytes(S3_SAMPLE.read_bytes())
+    return files
+
+
+def test_colon_name_fails_run(spark, opensearch_client, opensearch_url, tmp_path) -> None:
+    files = colon_directory(tmp_path / "input")
+    with pytest.raises(CorruptInputError, match=f"{files['colon'].name}.*rename.*OKEANOS_ON_CORRUPT=skip"):
+        run(
+            spark, opensearch_client, opensearch_url, new_prefix(),
+            job="http_status_hourly", input_path=str(tmp_path / "input"), input_format="s3-access",
+            source="aws-s3",
+        )
+
+
+def test_colon_name_skipped_incomplete(spark, opensearch_client, opensearch_url, tmp_path) -> None:
+    files = colon_directory(tmp_path / "input")
+    prefix = new_prefix()
+    summary = run(
+        spark, opensearch_client, opensearch_url, prefix,
+        job="http_status_hourly", input_path=str(tmp_path / "input"), input_format="s3-access",
+        source="aws-s3", input_policy=InputPolicy(on_corrupt="skip"),
+    )
+    stored = stored_summary(opensearch_client, prefix, summary.run_id)
+    assert stored["complete"] is False
+    assert [Path(entry["file"]).name for entry in stored["corrupt_files"]] == [files["colon"].name]
+    assert stored["lines_read"] == line_count(files["good"])

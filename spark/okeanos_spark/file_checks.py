@@ -8,7 +8,10 @@
 2. zero-byte files, skipped with a warning (a zero-byte ``.gz`` file is not
    valid gzip, but it contains no lines either);
 3. corrupt or truncated gzip files, found by decompressing each ``.gz``
-   file in full, in a streaming loop on the driver. With ``on_corrupt="fail"``
+   file in full, in a streaming loop on the driver, and files whose name
+   contains ``:``. Hadoop cannot read those, because its paths are URIs:
+   the name of a local file's checksum file, ``.name.crc``, parses as a
+   relative path with a scheme and fails. With ``on_corrupt="fail"``
    (the default) the run fails with :class:`CorruptInputError` naming every
    one; with ``"skip"`` they are left out and the result says the input is
    incomplete. Either way no corrupt file is counted in part: Spark's gzip
@@ -53,6 +56,8 @@ ON_CORRUPT_CHOICES = (ON_CORRUPT_FAIL, ON_CORRUPT_SKIP)
 MARKER_NAMES = ("_SUCCESS", "ELBAccessLogTestFile")
 MARKER_SUFFIXES = ("_$folder$",)
 
+COLON_PROBLEM = "the file name contains ':', which Hadoop cannot read; rename the file"
+
 _CHUNK_BYTES = 1 << 20
 _DEFAULT_WORKERS = 4
 # S3 error codes that mean "not allowed", as opposed to "failed this time".
@@ -64,7 +69,7 @@ class InputFileError(OkeanosError):
 
 
 class CorruptInputError(InputFileError):
-    """Gzip files of the input are corrupt or truncated.
+    """Gzip files of the input are corrupt or truncated, or have names Hadoop cannot read.
 
     ``problems`` maps each file to its problem.
     """
@@ -72,7 +77,8 @@ class CorruptInputError(InputFileError):
     def __init__(self, problems: Dict[str, str]) -> None:
         listed = "; ".join(f"{name}: {problem}" for name, problem in sorted(problems.items()))
         super().__init__(
-            f"{len(problems)} input file(s) are corrupt: {listed}. Replace or remove them, "
+            f"{len(problems)} input file(s) are corrupt or unreadable: {listed}. "
+            "Replace, rename or remove them, "
             f"or set {ON_CORRUPT_ENV}={ON_CORRUPT_SKIP} (on_corrupt={ON_CORRUPT_SKIP!r} from Python) "
             "to leave them out and mark the run incomplete"
         )
@@ -103,8 +109,8 @@ class FileCheckResult:
     empty
         Zero-byte files, skipped.
     corrupt
-        Corrupt or truncated gzip files left out (``on_corrupt="skip"``),
-        each with its problem.
+        Corrupt or truncated gzip files and files with a ``:`` in their
+        name, left out (``on_corrupt="skip"``), each with its problem.
     """
 
     readable: List[str] = field(default_factory=list)
@@ -134,8 +140,12 @@ class FileCheckResult:
 
 def is_marker(uri: str) -> bool:
     """Return whether ``uri`` names a marker or test object rather than a log file."""
-    name = uri.rstrip("/").rsplit("/", 1)[-1]
+    name = _file_name(uri)
     return name in MARKER_NAMES or name.endswith(MARKER_SUFFIXES)
+
+
+def _file_name(uri: str) -> str:
+    return uri.rstrip("/").rsplit("/", 1)[-1]
 
 
 def check_files(
@@ -154,7 +164,8 @@ def check_files(
         returns them.
     on_corrupt
         ``"fail"`` raises :class:`CorruptInputError` when any gzip file is
-        corrupt; ``"skip"`` leaves such files out of ``readable``.
+        corrupt or any file name contains ``:``. ``"skip"`` leaves such
+        files out of ``readable``.
     s3_client
         boto3 S3 client for ``s3://`` files; a new client from the default
         session if not given.
@@ -166,7 +177,8 @@ def check_files(
     ConfigurationError
         If ``on_corrupt`` is neither ``"fail"`` nor ``"skip"``.
     CorruptInputError
-        If a gzip file is corrupt or truncated and ``on_corrupt`` is ``"fail"``.
+        If a gzip file is corrupt or truncated, or a file name contains
+        ``:``, and ``on_corrupt`` is ``"fail"``.
     InputAccessError, InputReadError
         If a file cannot be read (see the module docstring).
     """
@@ -185,6 +197,9 @@ def check_files(
         if is_marker(name):
             logger.info("ignoring %s: a marker or test object, not a log file", name)
             result.markers.append(name)
+        elif ":" in _file_name(name):
+            logger.error("unreadable input file %s: %s", name, COLON_PROBLEM)
+            result.corrupt[name] = COLON_PROBLEM
         else:
             candidates.append(name)
 

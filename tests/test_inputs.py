@@ -147,6 +147,19 @@ def test_list_files_broken_symlink(tmp_path: Path) -> None:
     assert list_files(str(tmp_path)) == []
 
 
+def test_list_files_broken_symlink_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    os.symlink(tmp_path / "gone.log", tmp_path / "link.log")
+    list_files(str(tmp_path))
+    assert "link.log: a symbolic link to a missing file" in caplog.text
+
+
+def test_list_files_symlink_duplicate(tmp_path: Path) -> None:
+    (tmp_path / "a.log").write_text("line\n")
+    (tmp_path / "sub").mkdir()
+    os.symlink(Path("..") / "a.log", tmp_path / "sub" / "link.log")
+    assert list_files(str(tmp_path)) == [str((tmp_path / "a.log").resolve())]
+
+
 def test_list_files_s3_access_denied(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     import boto3

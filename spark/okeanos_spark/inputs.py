@@ -12,7 +12,11 @@ Left out of a listing, as Hadoop and Spark leave them out:
   ``_$folder$`` (which Hadoop's S3 file systems write, and copies keep);
 - files compressed with a codec okeanos does not read (``.zip``, ``.bz2``,
   ``.xz``, ``.zst``, ...), with a warning. Plain files and gzip (``.gz``)
-  are read; Spark decompresses gzip by the file extension.
+  are read; Spark decompresses gzip by the file extension;
+- symbolic links to a missing file, with a warning;
+- a second path to the same file (a symbolic link to a file the listing
+  already contains), so no file is read twice. The first path in sorted
+  order is kept.
 
 A file named explicitly is always returned, whatever its name.
 """
@@ -120,9 +124,21 @@ def _list_local(location: str) -> List[str]:
             file_path = os.path.join(directory, name)
             if os.path.isfile(file_path):
                 found.append(file_path)
+            elif os.path.islink(file_path) and not os.path.exists(file_path):
+                logger.warning("skipping %s: a symbolic link to a missing file", file_path)
     found.sort()
-    logger.debug("found %d file(s) under %s", len(found), path)
-    return found
+
+    unique: List[str] = []
+    seen = set()
+    for file_path in found:
+        real_path = os.path.realpath(file_path)
+        if real_path in seen:
+            logger.info("skipping %s: the same file as a path listed before it (%s)", file_path, real_path)
+            continue
+        seen.add(real_path)
+        unique.append(file_path)
+    logger.debug("found %d file(s) under %s", len(unique), path)
+    return unique
 
 
 def _list_s3(location: str, s3_client: Optional[Any]) -> List[str]:

@@ -27,6 +27,7 @@ import logging
 import re
 from typing import Any, Sequence, Tuple
 
+from okeanos.windows import EARLIEST, LATEST, format_utc
 from okeanos_spark import schemas
 from okeanos_spark.formats import BAD_TIMESTAMP, EMPTY_LINE, PARSED, REJECTED, SKIPPED
 from okeanos_spark.session import check_session
@@ -39,17 +40,13 @@ _BOM = "\ufeff"
 # a file named access[1].log would not be found unless these are escaped.
 _GLOB_CHARACTERS = re.compile(r"([\\\[\]{}*?])")
 
-# The range of ``ts`` that a parsed line may have: from MIN_TIMESTAMP
-# (included) to MAX_TIMESTAMP (excluded), as ISO-8601 UTC instants. A line
-# outside it is rejected as ``bad_timestamp``. Web and application logs
-# before the Unix epoch are not real, and the upper bound leaves room for the
-# bucket arithmetic (the end of a window or bucket one granularity later)
-# and for the four-digit years of ISO-8601 bucket keys. Without it, one
-# line dated 9999-12-31 or 0001-01-01 made a whole run fail: Python's
-# datetime overflows past year 9999, and year 1 is written as "1-01-01",
-# which is not a valid date in OpenSearch.
-MIN_TIMESTAMP = "1970-01-01T00:00:00Z"
-MAX_TIMESTAMP = "9000-01-01T00:00:00Z"
+# The range of ``ts`` that a parsed line may have, the one okeanos.windows
+# accepts for every instant: a line outside it is rejected as
+# ``bad_timestamp``. Without it, one line dated 9999-12-31 or 0001-01-01 made
+# a whole run fail, because Python's datetime overflows past year 9999 and
+# year 1 is written "1-01-01", which OpenSearch rejects as a date.
+MIN_TIMESTAMP = format_utc(EARLIEST)
+MAX_TIMESTAMP = format_utc(LATEST)
 
 
 class InputFormat:

@@ -65,13 +65,7 @@ class AlbFormat(InputFormat):
         """Extract the web-request fields, as the module docstring describes."""
         from pyspark.sql import functions as F
 
-        line = F.col("line")
-        extracted = lines.select(
-            "file",
-            "line",
-            line.rlike(_LINE).alias("matched"),
-            *(F.regexp_extract(line, _LINE, group).alias(name) for name, group in _GROUPS.items()),
-        )
+        extracted = aws.extract_fields(lines, _LINE, _GROUPS)
 
         time_text = F.col("time")
         ts = F.try_to_timestamp(F.when(time_text.rlike(_TIME), time_text), F.lit(_TIME_FORMAT))

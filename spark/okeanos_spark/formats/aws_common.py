@@ -9,7 +9,7 @@ Importable without pyspark; the functions import it when called.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Dict
 
 # A double-quoted field as AWS writes it. A backslash escapes the next
 # character, so a quote written as \" does not end the field. The unrolled
@@ -65,3 +65,21 @@ def percent_decode(value: Any) -> Any:
     # such as "Googlebot/2.1; +http://..." the "+" is a plus sign.
     protected = F.regexp_replace(value, r"\+", "%2B")
     return F.when(invalid, value).otherwise(F.call_function("url_decode", protected))
+
+
+def extract_fields(lines: Any, pattern: str, groups: Dict[str, int]) -> Any:
+    """Select ``file``, ``line``, ``matched`` and one column per named group of ``pattern``.
+
+    ``matched`` tells a line that fits ``pattern`` from one that does not,
+    because ``regexp_extract`` returns "" for both an empty group and a
+    failed match.
+    """
+    from pyspark.sql import functions as F
+
+    line = F.col("line")
+    return lines.select(
+        "file",
+        "line",
+        line.rlike(pattern).alias("matched"),
+        *(F.regexp_extract(line, pattern, group).alias(name) for name, group in groups.items()),
+    )

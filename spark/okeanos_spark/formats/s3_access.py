@@ -72,13 +72,7 @@ class S3AccessFormat(InputFormat):
         """Extract the web-request fields, as the module docstring describes."""
         from pyspark.sql import functions as F
 
-        line = F.col("line")
-        extracted = lines.select(
-            "file",
-            "line",
-            line.rlike(_LINE).alias("matched"),
-            *(F.regexp_extract(line, _LINE, group).alias(name) for name, group in _GROUPS.items()),
-        )
+        extracted = aws.extract_fields(lines, _LINE, _GROUPS)
 
         def quoted_or_dash(name: str) -> Any:
             # A bare "-" leaves the quoted group empty, and both mean absent.

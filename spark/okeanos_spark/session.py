@@ -87,8 +87,8 @@ def build_session(
     if master is not None and master.startswith("local"):
         settings.update(LOCAL_CONFIG)
         # Python workers run $PYSPARK_PYTHON, else the first python3 on PATH,
-        # which may lack opensearch-py; the spark.pyspark.python setting is
-        # not read by PySpark 3.5.6 in local mode, so the variable is set.
+        # which may lack opensearch-py. PySpark 3.5.6 does not read the
+        # spark.pyspark.python setting in local mode, so the variable is set.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     for key, value in (config or {}).items():
         required = REQUIRED_CONFIG.get(key)

@@ -22,10 +22,10 @@ JSON object), ``missing_field``, ``bad_timestamp``, ``bad_event_type``,
 
 from __future__ import annotations
 
-from functools import reduce
 from typing import Any
 
 from okeanos_spark.formats import BAD_JSON, BAD_TIMESTAMP, MISSING_FIELD, register_format
+from okeanos_spark.formats import json_lines
 from okeanos_spark.formats.base import InputFormat, first_reason
 from okeanos_spark.registry import APP_EVENT
 
@@ -35,7 +35,6 @@ BAD_POSITION = "bad_position"
 
 _KEYS = ("timestamp", "event_id", "event_type", "job_id", "user_id", "session_id", "channel", "position")
 _REQUIRED = ("timestamp", "event_type", "job_id")
-_CORRUPT = "_corrupt_record"
 _TIME_FORMAT = "yyyy-MM-dd'T'HH:mm:ss[.SSSSSS]XXX"
 _POSITION_PATTERN = r"^[0-9]{1,9}$"
 
@@ -51,20 +50,15 @@ class EventsFormat(InputFormat):
         """Extract the app-event fields; see the module docstring for the rules."""
         from pyspark.sql import functions as F
 
-        record = F.from_json(
-            F.col("line"), json_schema(), {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT}
-        )
-        decoded = lines.select("file", "line", record.alias("json"))
-
-        def key(name: str) -> Any:
-            return F.col("json")[name]
+        decoded = json_lines.decode(lines, _KEYS)
+        key = json_lines.key
 
         position = key("position")
-        complete = reduce(lambda left, right: left & right, [key(name).isNotNull() for name in _REQUIRED])
+        complete = json_lines.all_present(_REQUIRED)
         fields = decoded.select(
             "file",
             "line",
-            (F.col("json").isNotNull() & key(_CORRUPT).isNull()).alias("is_object"),
+            json_lines.is_object().alias("is_object"),
             complete.alias("complete"),
             F.try_to_timestamp(key("timestamp"), F.lit(_TIME_FORMAT)).alias("ts"),
             key("event_id").alias("event_id"),
@@ -88,13 +82,6 @@ class EventsFormat(InputFormat):
         )
         return fields.select("*", reason.alias("reason"))
 
-
-def json_schema() -> Any:
-    """Build the explicit schema ``from_json`` reads each line with: every key a string."""
-    from pyspark.sql import types as T
-
-    names = _KEYS + (_CORRUPT,)
-    return T.StructType([T.StructField(name, T.StringType(), True) for name in names])
 
 
 FORMAT = register_format(EventsFormat())

@@ -29,8 +29,7 @@ Reasons for rejecting a line: ``bad_json`` (not a JSON object),
 
 from __future__ import annotations
 
-from functools import reduce
-from typing import Any, Sequence
+from typing import Any
 
 from okeanos_spark.formats import (
     BAD_BYTES,
@@ -40,13 +39,12 @@ from okeanos_spark.formats import (
     MISSING_FIELD,
     register_format,
 )
-from okeanos_spark.formats import web
+from okeanos_spark.formats import json_lines, web
 from okeanos_spark.formats.base import InputFormat, first_reason
 from okeanos_spark.registry import WEB_REQUEST
 
 _KEYS = ("time", "remote_ip", "request", "response", "bytes", "referrer", "agent")
 _REQUIRED = ("time", "remote_ip", "request", "response", "bytes")
-_CORRUPT = "_corrupt_record"
 _TIME_FORMAT = "dd/MMM/yyyy:HH:mm:ss Z"
 
 
@@ -61,19 +59,14 @@ class NginxJsonFormat(InputFormat):
         """Extract the web-request fields; see the module docstring for the rules."""
         from pyspark.sql import functions as F
 
-        record = F.from_json(
-            F.col("line"), json_schema(), {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT}
-        )
-        decoded = lines.select("file", "line", record.alias("json"))
-
-        def key(name: str) -> Any:
-            return F.col("json")[name]
+        decoded = json_lines.decode(lines, _KEYS)
+        key = json_lines.key
 
         fields = decoded.select(
             "file",
             "line",
-            (F.col("json").isNotNull() & key(_CORRUPT).isNull()).alias("is_object"),
-            _all_present([key(name) for name in _REQUIRED]).alias("complete"),
+            json_lines.is_object().alias("is_object"),
+            json_lines.all_present(_REQUIRED).alias("complete"),
             F.try_to_timestamp(key("time"), F.lit(_TIME_FORMAT)).alias("ts"),
             key("remote_ip").alias("client"),
             key("request").alias("request"),
@@ -97,16 +90,6 @@ class NginxJsonFormat(InputFormat):
         )
 
 
-def _all_present(values: Sequence[Any]) -> Any:
-    return reduce(lambda left, right: left & right, [value.isNotNull() for value in values])
-
-
-def json_schema() -> Any:
-    """Build the explicit schema ``from_json`` reads each line with: every key a string."""
-    from pyspark.sql import types as T
-
-    names = _KEYS + (_CORRUPT,)
-    return T.StructType([T.StructField(name, T.StringType(), True) for name in names])
 
 
 FORMAT = register_format(NginxJsonFormat())

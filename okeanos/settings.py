@@ -27,7 +27,7 @@ def state_dir(explicit: Optional[str] = None) -> Path:
 
 
 def opensearch_url(explicit: Optional[str] = None) -> str:
-    """URL of the OpenSearch cluster that holds the views.
+    """URL of the OpenSearch cluster that stores the views.
 
     ``OPENSEARCH_URL``, else the local node on 127.0.0.1 at ``OKEANOS_OPENSEARCH_PORT``
     (default 9200).

@@ -1,6 +1,6 @@
 """Unit tests of the bulk writer's chunking and retry loop, with a fake client.
 
-The fake stands in for ``opensearchpy.OpenSearch.bulk`` only, so these tests
+The fake replaces ``opensearchpy.OpenSearch.bulk`` only, so these tests
 exercise the writer's own loop: bounds, 429 handling, backoff and failures.
 Writing to a real node is covered by tests/test_run_views.py.
 """
@@ -18,7 +18,7 @@ from okeanos_spark.bulk import BulkConnectionError, BulkSettings, BulkWriter
 
 
 class FakeBulkClient:
-    """Record bulk bodies and answer from a script of responses or exceptions."""
+    """Record bulk bodies and return responses or raise exceptions from a script."""
 
     def __init__(self, script: List[Any] = ()) -> None:
         self.script = list(script)

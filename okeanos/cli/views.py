@@ -71,7 +71,7 @@ def _show(args: argparse.Namespace) -> int:
         for document in documents:
             print(json.dumps(document, ensure_ascii=False))
         if not documents:
-            # stdout stays empty, which is valid JSON lines; the note says why.
+            # stdout stays empty, which is valid JSON lines, and the note on stderr explains why.
             print(f"okeanos: no documents of {job.name} matched", file=sys.stderr)
     else:
         _print_table(documents, ["bucket", "source", *job.dimensions, *job.metric_names])

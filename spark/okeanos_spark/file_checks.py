@@ -13,7 +13,7 @@
    the name of a local file's checksum file, ``.name.crc``, parses as a
    relative path with a scheme and fails. With ``on_corrupt="fail"``
    (the default) the run fails with :class:`CorruptInputError` naming every
-   one; with ``"skip"`` they are left out and the result says the input is
+   one; with ``"skip"`` they are left out and the result marks the input
    incomplete. Either way no corrupt file is counted in part: Spark's gzip
    reader may return the lines before the damage and then fail, or return
    them and stop silently when ``spark.sql.files.ignoreCorruptFiles`` is on;

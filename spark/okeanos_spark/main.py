@@ -129,7 +129,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         summary.duration_seconds,
     )
     if task.resubmit:
-        # Only a continuous task's step says how current its view is; a
+        # Only a continuous task's step measures how current its view is; a
         # backfill chunk of last year would read as a year of lag.
         publish_freshness(task.task, window.end)
     return EXIT_OK

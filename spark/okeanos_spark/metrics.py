@@ -3,8 +3,8 @@
 ``FreshnessSeconds`` (namespace ``okeanos``, dimension ``Task``) is the time
 from the end of the window a run wrote to now: the lag of the task's view.
 The constructs alarm on it per task. A step of a continuous task publishes
-it only when ``OKEANOS_CLOUDWATCH_NAMESPACE`` is set, which the constructs
-do for EMR steps; local runs and backfill chunks publish nothing.
+it only when ``OKEANOS_CLOUDWATCH_NAMESPACE`` is set, as the constructs do
+for EMR steps. Local runs and backfill chunks publish nothing.
 """
 
 from __future__ import annotations

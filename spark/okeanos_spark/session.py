@@ -33,7 +33,7 @@ REQUIRED_CONFIG: Dict[str, str] = {
 #   inputs of a few hundred MB, so the last wave of tasks leaves no core idle
 #   for long.
 # - A view has at most a few thousand rows per run, far too few for Spark's
-#   200 shuffle partitions; adaptive execution coalesces them, but each map
+#   200 shuffle partitions. Adaptive execution coalesces them, but each map
 #   task still writes a block for every one of them.
 LOCAL_CONFIG: Dict[str, str] = {
     "spark.ui.enabled": "false",

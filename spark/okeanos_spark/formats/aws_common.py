@@ -70,7 +70,7 @@ def percent_decode(value: Any) -> Any:
 def extract_fields(lines: Any, pattern: str, groups: Dict[str, int]) -> Any:
     """Select ``file``, ``line``, ``matched`` and one column per named group of ``pattern``.
 
-    ``matched`` tells a line that fits ``pattern`` from one that does not,
+    ``matched`` distinguishes a line that fits ``pattern`` from one that does not,
     because ``regexp_extract`` returns "" for both an empty group and a
     failed match.
     """

@@ -1,8 +1,8 @@
 """Decoding of JSON-lines formats, shared by ``nginx-json`` and ``events``.
 
 Each line is read with ``from_json`` and an explicit schema in which every
-key is a string, so a value of an unexpected JSON type still arrives as text
-for the format's own checks instead of turning the whole record null.
+key is a string. A value of an unexpected JSON type then still arrives as
+text for the format's own checks, instead of turning the whole record null.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -187,6 +188,28 @@ def test_count_lines_document(spark, tmp_path) -> None:
     assert document["per_file"][0]["lines_parsed"] == 1
 
 
+def _combined_at(moment: str) -> str:
+    return GOOD.replace("06/Feb/2019:00:00:38 +0000", moment)
+
+
+@pytest.mark.spark
+def test_count_lines_event_times(spark, tmp_path) -> None:
+    # 2019-02-06 00:00:38 UTC is 1549411238 s; the +0100 line is an hour earlier in UTC.
+    first = write_lines(tmp_path / "a.log", [GOOD, BAD, _combined_at("06/Feb/2019:00:30:00 +0100")])
+    second = write_lines(tmp_path / "b.log", [_combined_at("07/Feb/2019:10:00:00 +0000")])
+    accounting = count_lines(read_combined(spark, [first, second]), inside=(1549411238, 1549411238 + 3600))
+    assert accounting.first_event == 1549411238 - 38 - 1800
+    assert accounting.last_event == 1549411238 - 38 + 34 * 3600
+    assert accounting.events_inside == 1
+
+
+@pytest.mark.spark
+def test_count_lines_no_events(spark, tmp_path) -> None:
+    path = write_lines(tmp_path / "a.log", [BAD, ""])
+    accounting = count_lines(read_combined(spark, [path]))
+    assert (accounting.first_event, accounting.last_event, accounting.events_inside) == (None, None, None)
+
+
 @pytest.mark.spark
 def test_sample_bounded_per_file(spark, tmp_path) -> None:
     path = write_lines(tmp_path / "a.log", [f"{BAD} {index}" for index in range(25)])
@@ -255,6 +278,23 @@ def test_line_numbers_gzip_crlf_bom(spark, tmp_path) -> None:
     found = numbered(spark, [path])
     assert found[BAD] == [1]
     assert found["bad two"] == [3]
+
+
+@pytest.mark.spark
+def test_line_numbers_same_length_lines(spark, tmp_path) -> None:
+    # Lines of the sampled line's length are hashed; only the equal one matches.
+    lines = ["bad line b", GOOD, "bad line a", "bad line c"]
+    path = write_lines(tmp_path / "a.log", lines)
+    samples = [s for s in sample_rejects(read_combined(spark, [path])) if s.line == "bad line a"]
+    assert samples[0].byte_length == len("bad line a")
+    assert [sample.line_number for sample in find_line_numbers(samples)] == [3]
+
+
+@pytest.mark.spark
+def test_line_numbers_without_length(tmp_path) -> None:
+    path = write_lines(tmp_path / "a.log", [GOOD, BAD])
+    sample = RejectedLine(file=str(path), reason="unparseable", line=BAD, sha256=hashlib.sha256(BAD.encode()).hexdigest())
+    assert [found.line_number for found in find_line_numbers([sample])] == [2]
 
 
 @pytest.mark.spark

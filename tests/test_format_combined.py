@@ -243,6 +243,27 @@ def test_combined_columns(spark) -> None:
     assert records.columns == expected
 
 
+def test_combined_selected_columns(spark) -> None:
+    # The edge cases cover every reason; a narrower read must agree with the full one on each line.
+    lines = lines_frame(spark, list(EDGE_CASES))
+    narrow = COMBINED.parse_lines(lines, columns=("http_status", "client"))
+    assert narrow.columns == ["ts", "client", "http_status", "file", "status", "reason", "line"]
+    full = by_line(COMBINED.parse_lines(lines))
+    for line, row in by_line(narrow).items():
+        assert row == {name: full[line][name] for name in row}
+
+
+def test_combined_selected_columns_no_files(spark) -> None:
+    records = COMBINED.read(spark, [], columns=("bytes",))
+    assert records.columns == ["ts", "bytes", "file", "status", "reason", "line"]
+    assert records.count() == 0
+
+
+def test_combined_unknown_column(spark) -> None:
+    with pytest.raises(ValueError, match="format combined has no column\\(s\\) job_id in schema web_request"):
+        COMBINED.parse_lines(lines_frame(spark, [_real_line(1)]), columns=("client", "job_id"))
+
+
 def test_combined_column_types(spark) -> None:
     records = COMBINED.parse_lines(lines_frame(spark, [_real_line(1)]))
     types = dict(records.dtypes)

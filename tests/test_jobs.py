@@ -45,6 +45,26 @@ def test_http_status_hourly(spark) -> None:
     assert _sorted(output, "bucket", "status") == expected
 
 
+def test_http_status_hourly_null_client_and_bytes(spark) -> None:
+    # Formats such as nginx-json may leave the client or the bytes null: a
+    # null client is a request but not a client, and null bytes add nothing.
+    requests = spark.createDataFrame(
+        [
+            (HOUR_10, None, "200", "/a", 7),
+            (HOUR_10, None, "200", "/a", None),
+            (HOUR_10, "10.0.0.1", "200", "/a", None),
+            (HOUR_10, None, "500", "/a", None),
+        ],
+        _WEB,
+    )
+    expected = [
+        {"bucket": HOUR_10, "status": "200", "requests": 3, "bytes": 7, "clients": 1},
+        {"bucket": HOUR_10, "status": "500", "requests": 1, "bytes": 0, "clients": 0},
+    ]
+    output = get_job("http_status_hourly").transform(requests)
+    assert _sorted(output, "bucket", "status") == expected
+
+
 def test_top_paths_daily(spark) -> None:
     requests = spark.createDataFrame(
         [

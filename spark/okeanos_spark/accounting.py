@@ -4,7 +4,8 @@ Stages, in the order a run uses them:
 
 1. :func:`count_lines` counts the records of a format's ``read`` per file,
    status and reason, in one Spark aggregation, so that for each file and
-   for the run ``lines_read == parsed + rejected + skipped``;
+   for the run ``lines_read == parsed + rejected + skipped``; the same
+   aggregation finds the first and last event time;
 2. :func:`sample_rejects` collects a bounded sample of rejected lines (100
    per run and 10 per file by default), each cut to 2 KiB;
 3. :func:`find_line_numbers` gives each sampled line its line number.
@@ -32,7 +33,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from okeanos.exceptions import ConfigurationError, OkeanosError
 
@@ -179,10 +180,19 @@ class LineCounts:
 
 @dataclass
 class LineAccounting:
-    """The line counts of a run: in total and per file."""
+    """The line counts of a run, in total and per file, and the times of its events.
+
+    ``first_event`` and ``last_event`` are the earliest and latest ``ts`` of
+    the parsed lines, in seconds since the epoch (None without parsed
+    lines). ``events_inside`` is the number of parsed lines in the range
+    passed to :func:`count_lines`, or None when no range was passed.
+    """
 
     total: LineCounts = field(default_factory=LineCounts)
     per_file: Dict[str, LineCounts] = field(default_factory=dict)
+    first_event: Optional[int] = None
+    last_event: Optional[int] = None
+    events_inside: Optional[int] = None
 
     def to_dict(self) -> Dict[str, Any]:
         """Return the totals and a list of per-file counts, sorted by file."""
@@ -202,6 +212,8 @@ class RejectedLine:
     line: str
     sha256: str
     line_number: Optional[int] = None
+    #: Bytes of the whole line; lines of another length are not hashed when looking for it.
+    byte_length: Optional[int] = None
 
     def to_json(self) -> str:
         """Return the JSON line written to the rejects file."""
@@ -214,19 +226,36 @@ class RejectedLine:
         return json.dumps(record, ensure_ascii=False)
 
 
-def count_lines(records: Any) -> LineAccounting:
+def count_lines(records: Any, *, inside: Optional[Tuple[int, int]] = None) -> LineAccounting:
     """Count the records of a format's ``read`` per file, ``status`` and ``reason``.
 
-    One Spark aggregation, whose result has one row per file and outcome, so
-    it stays small on the driver.
+    The same Spark aggregation finds the first and last event time, and, when
+    ``inside`` gives a half-open range ``[start, end)`` of epoch seconds, the
+    number of parsed lines inside it. Its result has one row per file and
+    outcome, so it stays small on the driver.
     """
-    rows = records.groupBy("file", "status", "reason").count().collect()
-    accounting = LineAccounting()
+    from pyspark.sql import functions as F
+
+    time = F.col("ts").cast("long")
+    aggregates = [F.count(F.lit(1)).alias("lines"), F.min(time).alias("first"), F.max(time).alias("last")]
+    if inside is not None:
+        start, end = inside
+        aggregates.append(F.count(F.when((time >= start) & (time < end), 1)).alias("inside"))
+    rows = records.groupBy("file", "status", "reason").agg(*aggregates).collect()
+
+    accounting = LineAccounting(events_inside=0 if inside is not None else None)
     for row in rows:
-        lines = int(row["count"])
+        lines = int(row["lines"])
         accounting.total.add(row["status"], row["reason"], lines)
         counts = accounting.per_file.setdefault(row["file"], LineCounts())
         counts.add(row["status"], row["reason"], lines)
+        if row["status"] != PARSED or row["first"] is None:
+            continue
+        first, last = int(row["first"]), int(row["last"])
+        accounting.first_event = first if accounting.first_event is None else min(accounting.first_event, first)
+        accounting.last_event = last if accounting.last_event is None else max(accounting.last_event, last)
+        if inside is not None:
+            accounting.events_inside += int(row["inside"])
     return accounting
 
 
@@ -257,6 +286,7 @@ def sample_rejects(
         # 2048 characters are at most 8 KiB, and the driver cuts to 2 KiB.
         F.substring("line", 1, MAX_REJECT_LINE_BYTES).alias("line"),
         F.sha2(F.col("line").cast("binary"), 256).alias("sha256"),
+        F.octet_length(F.col("line").cast("binary")).alias("byte_length"),
         F.monotonically_increasing_id().alias("order"),
     )
     ranked = rejected.withColumn(
@@ -274,6 +304,7 @@ def sample_rejects(
             reason=row["reason"] or "unknown",
             line=_cut_utf8(row["line"] or "", MAX_REJECT_LINE_BYTES),
             sha256=row["sha256"],
+            byte_length=row["byte_length"],
         )
         for row in rows
     ]
@@ -287,8 +318,9 @@ def find_line_numbers(
     """Return ``samples`` with their 1-based line numbers, found by reading their files again.
 
     Only the files that have samples are read, each up to its last sampled
-    line. When a line's text occurs several times in a file, its samples
-    take the first occurrences in order. A line not found (the file changed
+    line, and only lines of a sampled line's length are hashed. When a
+    line's text occurs several times in a file, its samples take the first
+    occurrences in order. A line not found (the file changed
     since it was read) keeps a line number of None, with a warning.
     """
     from okeanos_spark.file_checks import open_input
@@ -300,11 +332,17 @@ def find_line_numbers(
     numbers: Dict[int, int] = {}
     for name, indexes in by_file.items():
         pending: Dict[str, List[int]] = {}
+        lengths = set()
         for index in indexes:
             pending.setdefault(samples[index].sha256, []).append(index)
+            lengths.add(samples[index].byte_length)
+        # A sample without a length (made elsewhere) makes every line a candidate.
+        every_line = None in lengths
         with open_input(_local_path(name), s3_client=s3_client) as stream:
-            for number, digest in enumerate(_line_digests(stream), start=1):
-                waiting = pending.get(digest)
+            for number, line in enumerate(_lines(stream), start=1):
+                if not every_line and len(line) not in lengths:
+                    continue
+                waiting = pending.get(hashlib.sha256(line).hexdigest())
                 if waiting:
                     numbers[waiting.pop(0)] = number
                     if not any(pending.values()):
@@ -314,7 +352,7 @@ def find_line_numbers(
             logger.warning("%d sampled rejected line(s) not found again in %s", missing, name)
 
     return [
-        RejectedLine(s.file, s.reason, s.line, s.sha256, numbers.get(index))
+        RejectedLine(s.file, s.reason, s.line, s.sha256, numbers.get(index), s.byte_length)
         for index, s in enumerate(samples)
     ]
 
@@ -421,8 +459,8 @@ def check_reject_ratio(
     )
 
 
-def _line_digests(stream: Any) -> Iterable[str]:
-    """Yield the SHA-256 of each line's bytes, split as ``spark.read.text`` splits lines.
+def _lines(stream: Any) -> Iterable[bytes]:
+    """Yield the bytes of each line, split as ``spark.read.text`` splits lines.
 
     Hadoop's LineReader ends a line at ``\\n``, ``\\r`` or ``\\r\\n``. The
     byte-order mark at the start of a file is removed, as the formats remove it.
@@ -446,11 +484,11 @@ def _line_digests(stream: Any) -> Iterable[str]:
             if first:
                 part = part[len(_BOM) :] if part.startswith(_BOM) else part
                 first = False
-            yield hashlib.sha256(part).hexdigest()
+            yield part
     if carry:
         if first and carry.startswith(_BOM):
             carry = carry[len(_BOM) :]
-        yield hashlib.sha256(carry).hexdigest()
+        yield carry
 
 
 def _cut_utf8(text: str, limit: int) -> str:

@@ -6,10 +6,12 @@ Stages of :func:`run_job`, each logged at INFO when it starts:
    (before any Spark work);
 2. put the index templates and create the indices;
 3. list the input files, set aside markers, empty and corrupt gzip files
-   (:mod:`okeanos_spark.file_checks`), and read the rest with the format's parser;
+   (:mod:`okeanos_spark.file_checks`), and read the rest with the format's
+   parser, computing only the columns the job reads; cache the records;
 4. account (:mod:`okeanos_spark.accounting`): count parsed, rejected and
-   skipped lines per file and reason, write a sample of the rejected lines,
-   fail when too many were rejected, and find the first and last event time;
+   skipped lines per file and reason, and find the first and last event
+   time, in one pass; write a sample of the rejected lines; fail when too
+   many were rejected;
 5. limit the events to the bucket span (the window widened to whole
    buckets; without a window, every bucket from the first to the last event);
 6. add the bucket column and run the job's transform;
@@ -35,9 +37,9 @@ from okeanos import settings
 from okeanos.task import TASK_NAME_PATTERN
 from okeanos.windows import GRANULARITIES, Window, bucket_span, floor_to, utc_now
 from okeanos_spark.accounting import (
-    PARSED,
     REJECTED,
     InputPolicy,
+    LineAccounting,
     check_reject_ratio,
     count_lines,
     find_line_numbers,
@@ -64,7 +66,6 @@ logger = logging.getLogger(__name__)
 
 # Suffixes removed from a file name to make the default source name.
 _SOURCE_SUFFIXES = (".gz", ".log", ".jsonl", ".json", ".txt")
-_TIME_COLUMN = "ts"
 
 Progress = Callable[[str], None]
 
@@ -221,23 +222,19 @@ class _Context:
             return
 
         self.stage(f"reading {len(checked.readable)} file(s) as {summary.format}")
-        records = get_format(summary.format).read(self.spark, checked.readable)
+        # Parsing only the columns that the job reads leaves out the work of
+        # the others (see docs/benchmarks.md), and keeps the cache small.
+        records = get_format(summary.format).read(
+            self.spark, checked.readable, columns=self.job.columns or None
+        )
         # Raw lines are kept for rejected records only, which the rejects sample needs.
         records = records.withColumn("line", F.when(F.col("status") == REJECTED, F.col("line")))
-        if self.job.columns:
-            # Caching only the columns that the job and the accounting read
-            # took a run over 1M combined lines from 51 to 39 JVM CPU-s
-            # (local[*] on a shared two-core machine, see docs/benchmarks.md).
-            wanted = (_TIME_COLUMN,) + tuple(self.job.columns) + transforms.RECORD_COLUMNS
-            kept = [name for name in dict.fromkeys(wanted) if name in records.columns]
-            records = records.select(*kept)
         # Cached because two passes read it: the accounting and the aggregation.
         # Measured on 271,500 combined lines, local[2] on a shared two-core
         # machine: 16 to 21 s cached against 61 to 65 s parsed twice.
         records = records.persist(StorageLevel.MEMORY_AND_DISK)
         try:
-            self.account(records)
-            span = self.find_span(records)
+            span = self.find_span(self.account(records))
             if span is None:
                 self.stage("no events and no window: nothing to write")
                 return
@@ -250,10 +247,16 @@ class _Context:
         finally:
             records.unpersist()
 
-    def account(self, records: Any) -> None:
-        """Fill the line counts of the summary, write the rejects sample, and check the reject ratio."""
+    def account(self, records: Any) -> LineAccounting:
+        """Fill the line counts of the summary, write the rejects sample, and check the reject ratio.
+
+        Returns the accounting, whose event times and count inside the
+        window's bucket span :meth:`find_span` reads.
+        """
         self.stage("counting parsed, rejected and skipped lines")
-        accounting = count_lines(records)
+        span = self.empty_span()
+        inside = (int(span.start.timestamp()), int(span.end.timestamp())) if span is not None else None
+        accounting = count_lines(records, inside=inside)
         total = accounting.total
         summary = self.summary
         summary.lines_read = total.lines_read
@@ -275,29 +278,18 @@ class _Context:
         check_reject_ratio(
             total, max_ratio=self.policy.max_reject_ratio, rejects_location=summary.rejects_uri
         )
+        return accounting
 
-    def find_span(self, records: Any) -> Optional[Window]:
-        """Return the bucket span to recompute, and count the events inside it."""
-        from pyspark.sql import functions as F
-
+    def find_span(self, accounting: LineAccounting) -> Optional[Window]:
+        """Return the bucket span to recompute, and record the number of events inside it."""
         span = self.empty_span()
-        # Epoch seconds, because PySpark returns timestamps as naive datetimes
-        # in the Python process's local time zone.
-        time = F.col(_TIME_COLUMN).cast("long")
-        aggregates = [F.min(time).alias("first"), F.max(time).alias("last")]
         if span is not None:
-            inside = (time >= int(span.start.timestamp())) & (time < int(span.end.timestamp()))
-            aggregates.append(F.sum(F.when(inside, 1).otherwise(0)).alias("inside"))
-        parsed = records.filter(F.col("status") == PARSED)
-        bounds = parsed.agg(*aggregates).collect()[0]
-
-        if span is not None:
-            self.summary.events_in_span = int(bounds["inside"] or 0)
+            self.summary.events_in_span = accounting.events_inside or 0
             return span
         self.summary.events_in_span = self.summary.events_read
-        if bounds["first"] is None:
+        if accounting.first_event is None:
             return None
-        return data_span(bounds["first"], bounds["last"], self.job.granularity)
+        return data_span(accounting.first_event, accounting.last_event, self.job.granularity)
 
     def empty_span(self) -> Optional[Window]:
         """Return the window widened to whole buckets, or None without a window."""

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Sequence, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 from okeanos.windows import EARLIEST, LATEST, format_utc
 from okeanos_spark import schemas
 from okeanos_spark.formats import BAD_TIMESTAMP, EMPTY_LINE, PARSED, REJECTED, SKIPPED
 from okeanos_spark.session import check_session
-from okeanos_spark.transforms import require_columns
+from okeanos_spark.transforms import RECORD_COLUMNS, require_columns
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class InputFormat:
     #: One line for ``okeanos jobs`` and the docs.
     description: str = ""
 
-    def read(self, spark: Any, files: Sequence[str]) -> Any:
+    def read(self, spark: Any, files: Sequence[str], columns: Optional[Sequence[str]] = None) -> Any:
         """Read and parse ``files`` (plain or gzip text) into one DataFrame.
 
         Parameters
@@ -74,25 +74,36 @@ class InputFormat:
             :func:`okeanos_spark.session.check_session`.
         files
             Paths or URIs, as :func:`okeanos_spark.inputs.list_files` returns them.
+        columns
+            The schema's columns to return; every column when omitted. ``ts``
+            is always returned. Spark then leaves out the work of the other
+            columns: for ``http_status_hourly`` over combined lines, the
+            request line is not split.
 
         Returns
         -------
         DataFrame
-            The schema's columns, then ``file``, ``status``, ``reason`` and
-            ``line``; one row per line. No files give an empty DataFrame.
+            The schema's columns (or ``columns``), then ``file``, ``status``,
+            ``reason`` and ``line``; one row per line. No files give an
+            empty DataFrame.
+
+        Raises
+        ------
+        ValueError
+            If ``columns`` names a column that the schema does not have.
         """
         from pyspark.sql import functions as F
 
         if not files:
-            return spark.createDataFrame([], schemas.record_schema(self.schema))
+            return self.empty(spark, columns)
         logger.debug("reading %d file(s) as %s", len(files), self.name)
         text = spark.read.text([escape_glob(name) for name in files])
         lines = text.select(
             F.col("_metadata.file_path").alias("file"), F.col("value").alias("line")
         )
-        return self.parse_lines(lines)
+        return self.parse_lines(lines, columns)
 
-    def parse_lines(self, lines: Any) -> Any:
+    def parse_lines(self, lines: Any, columns: Optional[Sequence[str]] = None) -> Any:
         """Parse a DataFrame of ``file`` and ``line`` columns; :meth:`read` without the files."""
         from pyspark.sql import functions as F
 
@@ -100,7 +111,32 @@ class InputFormat:
         check_session(lines.sparkSession)
         line = F.col("line")
         stripped = F.when(line.startswith(_BOM), F.expr("substring(line, 2)")).otherwise(line)
-        return self.finish(self.parse(lines.select("file", stripped.alias("line"))))
+        return self.finish(self.parse(lines.select("file", stripped.alias("line"))), columns)
+
+    def empty(self, spark: Any, columns: Optional[Sequence[str]] = None) -> Any:
+        """Return an empty DataFrame with the columns :meth:`read` returns."""
+        names = self.selected_columns(columns) + RECORD_COLUMNS
+        return spark.createDataFrame([], schemas.record_schema(self.schema)).select(*names)
+
+    def selected_columns(self, columns: Optional[Sequence[str]] = None) -> Tuple[str, ...]:
+        """Return the schema's columns that ``columns`` names, with ``ts``, in schema order.
+
+        Raises
+        ------
+        ValueError
+            If ``columns`` names a column that the schema does not have.
+        """
+        names = schemas.column_names(self.schema)
+        if columns is None:
+            return names
+        unknown = sorted(set(columns) - set(names))
+        if unknown:
+            raise ValueError(
+                f"format {self.name} has no column(s) {', '.join(unknown)} in schema "
+                f"{self.schema}; its columns are {', '.join(names)}"
+            )
+        kept = set(columns) | {"ts"}
+        return tuple(name for name in names if name in kept)
 
     def parse(self, lines: Any) -> Any:
         """Compute the schema's fields of each line.
@@ -120,15 +156,22 @@ class InputFormat:
         """
         raise NotImplementedError(f"format {self.name!r} does not implement parse")
 
-    def finish(self, parsed: Any) -> Any:
-        """Turn :meth:`parse` output into the record layout that :meth:`read` returns."""
+    def finish(self, parsed: Any, columns: Optional[Sequence[str]] = None) -> Any:
+        """Turn :meth:`parse` output into the record layout that :meth:`read` returns.
+
+        ``columns`` is :meth:`read`'s: the schema's columns to keep.
+        """
         from pyspark.sql import functions as F
 
-        names = schemas.column_names(self.schema)
-        require_columns(parsed, ("file", "line", "reason") + names, f"format {self.name}")
+        require_columns(
+            parsed, ("file", "line", "reason") + schemas.column_names(self.schema), f"format {self.name}"
+        )
+        names = self.selected_columns(columns)
 
-        blank = F.col("line").rlike(r"^\s*$")
         skip = F.coalesce(F.col("skip"), F.lit(False)) if "skip" in parsed.columns else F.lit(False)
+        # Only a line that failed to parse or is skipped can be blank, so the
+        # pattern runs on those lines only.
+        blank = (F.col("reason").isNotNull() | skip) & F.col("line").rlike(r"^\s*$")
         reason = F.when(blank, F.lit(EMPTY_LINE)).when(skip, F.lit(None)).otherwise(F.col("reason"))
         staged = parsed.select(
             *names,
@@ -140,7 +183,9 @@ class InputFormat:
         # Spark pushes a filter on the result (status = 'parsed', a window on
         # ts) down through projections by inlining their expressions, which
         # would run the parser again for every reference. A generator's
-        # output cannot be inlined, so the filter stops here.
+        # output cannot be inlined, so the filter stops here. Columns left
+        # out by ``columns`` are pruned before this point, so their
+        # expressions never run.
         staged = staged.select(F.inline(F.array(F.struct(*staged.columns))))
 
         # The bounds check reads the generator's output, so the parser runs once.
@@ -159,12 +204,13 @@ class InputFormat:
             .when(F.col("_skip"), F.lit(SKIPPED))
             .otherwise(F.lit(PARSED))
         )
-        columns = [
+        fields = [
             F.when(valid, F.col(name)).cast(kind).alias(name)
             for name, kind, _ in schemas.field_specs(self.schema)
+            if name in names
         ]
         return staged.select(
-            *columns,
+            *fields,
             F.col("file"),
             status.alias("status"),
             F.col("_reason").alias("reason"),

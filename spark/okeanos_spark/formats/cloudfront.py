@@ -60,9 +60,8 @@ are ignored), ``bad_timestamp``, ``bad_status``, ``bad_bytes``.
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
-from okeanos_spark import schemas
 from okeanos_spark.formats import (
     BAD_BYTES,
     BAD_STATUS,
@@ -94,13 +93,13 @@ class CloudFrontFormat(InputFormat):
     schema = WEB_REQUEST
     description = "Amazon CloudFront standard log (tab-separated, #Fields header)"
 
-    def read(self, spark: Any, files: Sequence[str]) -> Any:
+    def read(self, spark: Any, files: Sequence[str], columns: Optional[Sequence[str]] = None) -> Any:
         """Read and parse ``files``, mapping each line by the ``#Fields`` header above it."""
         if not files:
-            return spark.createDataFrame([], schemas.record_schema(self.schema))
+            return self.empty(spark, columns)
         logger.debug("reading %d file(s) as %s", len(files), self.name)
         check_session(spark)
-        return self.finish(self.parse(read_lines(spark, files)))
+        return self.finish(self.parse(read_lines(spark, files)), columns)
 
     def parse(self, lines: Any) -> Any:
         """Extract the web-request fields of lines that carry their ``header``.

@@ -1,6 +1,7 @@
 """The okeanos benchmark: http_status_hourly end to end, with DuckDB as the reference.
 
-``python -m bench.run --size quick|full`` (``make bench-quick``, ``make bench``):
+``python -m bench.run --size quick|full [--repeat N]`` (``make bench-quick``,
+``make bench``):
 
 1. generate combined web logs for each size (quick: 200k and 1M lines; full:
    1M, 3M and 10M), cached under ``bench/work/`` by the generator spec;
@@ -8,7 +9,8 @@
 3. for each size, run ``http_status_hourly`` into it with ``run_job`` in a
    fresh process (:mod:`bench.spark_run`), sampling the RSS of that
    process tree (Spark JVM and Python processes) 10 times a second, and
-   check that the view equals the generator's summary;
+   check that the view equals the generator's summary; with ``--repeat N``,
+   N runs of each engine, the median reported and every run checked;
 4. for each size, run the same aggregation with DuckDB over the same files
    in a fresh process (:mod:`bench.duckdb_http_status`), also sampled and
    checked;
@@ -144,8 +146,20 @@ def run_duckdb(logs: Path, fmt: str, summary_path: Path) -> Dict[str, object]:
     return measurement
 
 
-def measure_size(lines: int, fmt: str, client, url: str, conf: Sequence[str]) -> Dict[str, object]:
-    """Generate (or reuse) one size, run Spark and DuckDB on it and check both against the summary."""
+def median_run(runs: List[Dict[str, object]], key: str) -> Dict[str, object]:
+    """Return the run with the median ``key`` (the lower middle one of an even count), with every run's ``key``."""
+    ordered = sorted(runs, key=lambda run: run[key])
+    chosen = dict(ordered[(len(ordered) - 1) // 2])
+    chosen["repeats"] = [round(run[key], 3) for run in runs]
+    return chosen
+
+
+def measure_size(lines: int, fmt: str, client, url: str, conf: Sequence[str], repeat: int = 1) -> Dict[str, object]:
+    """Generate (or reuse) one size, run Spark and DuckDB on it ``repeat`` times and check each against the summary.
+
+    The figures reported are those of the median run of each engine; every
+    run's time is kept in ``repeats``, and every run's output is checked.
+    """
     spec = data_spec(fmt, lines)
     data = ensure_data(spec)
     summary: WebLogSummary = data["summary"]  # type: ignore[assignment]
@@ -156,24 +170,31 @@ def measure_size(lines: int, fmt: str, client, url: str, conf: Sequence[str]) ->
     print(f"[{lines:,} lines] input ready ({'cached' if data['cached'] else 'generated'}): {logs}", flush=True)
 
     source = f"bench-{fmt}-{lines}"
-    spark = run_spark(logs, fmt, source, url, conf)
-    rows = view_rows(client, source)
-    spark_diff = differences(summary.rows(), rows)
+    spark_runs = []
+    for _ in range(repeat):
+        spark_run = run_spark(logs, fmt, source, url, conf)
+        spark_run["differences"] = differences(summary.rows(), view_rows(client, source))
+        spark_runs.append(spark_run)
+    spark = median_run(spark_runs, "run_seconds")
+    spark_diff = [difference for run in spark_runs for difference in run["differences"]]
     spark["events_per_second"] = summary.events / spark["run_seconds"]
     spark["events_per_second_with_startup"] = summary.events / spark["process_seconds"]
     spark["view_matches_summary"] = not spark_diff
     spark["differences"] = spark_diff
     print(
-        f"[{lines:,} lines] spark: run {spark['run_seconds']:.1f} s "
+        f"[{lines:,} lines] spark: run {spark['run_seconds']:.1f} s{_median_note(spark)} "
         f"({spark['events_per_second']:,.0f} events/s), session start {spark['session_seconds']:.1f} s, "
         f"peak RSS {spark['memory']['peak_total_rss_bytes'] / 2**20:,.0f} MiB, "
         f"view {'matches' if not spark_diff else 'DIFFERS FROM'} the summary",
         flush=True,
     )
 
-    duck = run_duckdb(logs, fmt, logs.parent / "summary.json")
+    duck_runs = [run_duckdb(logs, fmt, logs.parent / "summary.json") for _ in range(repeat)]
+    duck = median_run(duck_runs, "seconds")
+    duck["matches_summary"] = all(run["matches_summary"] for run in duck_runs)
     print(
-        f"[{lines:,} lines] duckdb: {duck['seconds']:.1f} s ({duck['events_per_second']:,.0f} events/s), "
+        f"[{lines:,} lines] duckdb: {duck['seconds']:.1f} s{_median_note(duck)} "
+        f"({duck['events_per_second']:,.0f} events/s), "
         f"peak RSS {duck['memory']['peak_total_rss_bytes'] / 2**20:,.0f} MiB, "
         f"result {'matches' if duck['matches_summary'] else 'DIFFERS FROM'} the summary",
         flush=True,
@@ -278,7 +299,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="extra Spark setting for the run")
     parser.add_argument("--skip-others", action="store_true", help="do not run the other benchmarks")
     parser.add_argument("--note", help="free text stored with the result, such as what was changed")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of each engine per size; the median is reported (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat: {args.repeat} is invalid; use 1 or more runs per size")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
@@ -293,6 +319,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
         "load_average_before": load_average(),
         "goals": GOALS,
         "spark_conf": list(args.conf),
+        "repeat": args.repeat,
         "note": args.note,
     }
     sizes = tuple(args.lines) if args.lines else SIZES[args.size]
@@ -301,7 +328,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     runs = []
     try:
         for lines in sizes:
-            runs.append(measure_size(lines, args.format, client, node.url, args.conf))
+            runs.append(measure_size(lines, args.format, client, node.url, args.conf, args.repeat))
     finally:
         client.close()
         stop_opensearch(node)
@@ -316,6 +343,13 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     path.write_text(json.dumps(result, indent=1, default=str) + "\n", encoding="utf-8")
     print(f"result: {path}", flush=True)
     return result
+
+
+def _median_note(run: Dict[str, object]) -> str:
+    repeats = run["repeats"]
+    if len(repeats) < 2:  # type: ignore[arg-type]
+        return ""
+    return f" (median of {', '.join(f'{seconds:.1f}' for seconds in repeats)})"  # type: ignore[union-attr]
 
 
 def _child_env() -> Dict[str, str]:

@@ -1,7 +1,9 @@
 """Markdown table rows from benchmark result files, for docs/benchmarks.md.
 
 ``python -m bench.report bench/results/*.json`` prints one row per input
-size of each result, in the column order of the table in the docs.
+size of each result, in the column order of the table in the docs. With
+several runs per size (``bench.run --repeat``), the seconds are the median
+run's, followed by the fastest and slowest run.
 """
 
 from __future__ import annotations
@@ -28,14 +30,23 @@ def rows(result: Dict[str, object]) -> List[str]:
         load = spark.get("load_average_before") or result["load_average_before"]
         out.append(
             f"| {result['date']} | {commit} | {result['size']} | {run['events']:,} "
-            f"| {spark['run_seconds']:.1f} | {spark['events_per_second']:,.0f} | {spark['session_seconds']:.1f} "
+            f"| {_seconds(spark, 'run_seconds')} | {spark['events_per_second']:,.0f} | {spark['session_seconds']:.1f} "
             f"| {_cpu(spark)} | {spark['memory']['peak_total_rss_bytes'] / 2**20:,.0f} "
-            f"| {duck['seconds']:.1f} | {duck['events_per_second']:,.0f} | {_cpu(duck)} "
+            f"| {_seconds(duck, 'seconds')} | {duck['events_per_second']:,.0f} | {_cpu(duck)} "
             f"| {run['spark_to_duckdb_ratio']:.2f} "
             f"| {'yes' if spark['view_matches_summary'] and duck['matches_summary'] else 'NO'} "
             f"| {load[0]:.1f} |"
         )
     return out
+
+
+def _seconds(measurement: Dict[str, object], key: str) -> str:
+    """Format the median run's seconds, with the range of all runs when there were several."""
+    seconds = f"{measurement[key]:.1f}"
+    repeats = measurement.get("repeats") or []
+    if len(repeats) > 1:  # type: ignore[arg-type]
+        seconds += f" ({min(repeats):.1f} to {max(repeats):.1f})"  # type: ignore[type-var]
+    return seconds
 
 
 def _cpu(measurement: Dict[str, object]) -> str:

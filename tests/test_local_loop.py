@@ -138,6 +138,33 @@ def test_loop_runs_until_cycle_limit(tmp_path):
     assert store.get("web-pause").last_completed == WINDOW
 
 
+def test_loop_interrupt_ends_step_cancelled(tmp_path, monkeypatch):
+    # Ctrl-C during spark-submit: the step is reported CANCELLED, so the task keeps no step in flight.
+    store = SqliteStateStore(tmp_path / "tasks.sqlite")
+    loop = LocalLoop(store=store, runner=LocalRunner(work_dir=tmp_path / "work", spark_submit="spark-submit"))
+    loop.start(
+        parse_task(
+            {"version": 1, "task": "web-stop", "job": JOB, "input": {"uri": str(tmp_path), "format": "combined"},
+             "window": {"runasof": RUNASOF, "lastnhours": 48}, "resubmit": True, "interval_seconds": 0},
+            jobs=job_names(),
+        )
+    )
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("okeanos.local.runner.subprocess.run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        loop.run(max_cycles=3)
+
+    [step] = loop.runner.steps.values()
+    assert step.state == "CANCELLED"
+    state = store.get("web-stop")
+    assert state.step_id is None
+    assert state.consecutive_failures == 1
+    assert state.recent_failures[-1].step_id == step.step_id
+
+
 def test_local_command_drops_cluster_options(tmp_path):
     runner = LocalRunner(spark_submit="/opt/spark-submit", work_dir=tmp_path)
     args = ["spark-submit", "--deploy-mode", "cluster", "--master", "yarn", "--conf", "spark.yarn.maxAppAttempts=1",

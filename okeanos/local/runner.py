@@ -125,7 +125,8 @@ class LocalRunner:
         return step_id
 
     def step_state(self, step_id: str) -> str:
-        # A step of an earlier process (stopped with Ctrl-C) ended with it.
+        # A step of an earlier process ended with it (killed, or stopped
+        # with Ctrl-C before its end was reported).
         step = self.steps.get(step_id)
         return step.state if step is not None else "CANCELLED"
 
@@ -187,7 +188,12 @@ class LocalRunner:
         return self._package
 
     def run_next(self) -> Optional[LocalStep]:
-        """Run the oldest pending step to its end, report it, and return it (``None``: none pending)."""
+        """Run the oldest pending step to its end, report it, and return it (``None``: none pending).
+
+        Ctrl-C stops ``spark-submit``, reports the step as ``CANCELLED`` (so
+        the task does not keep a step in flight) and raises
+        ``KeyboardInterrupt`` again.
+        """
         if not self._pending:
             return None
         step = self.steps[self._pending.popleft()]
@@ -222,11 +228,20 @@ class LocalRunner:
         except OSError as exc:
             step.state = "FAILED"
             step.message = f"spark-submit could not start: {exc}"
+        except KeyboardInterrupt:
+            # subprocess.run has killed spark-submit before re-raising.
+            step.state = "CANCELLED"
+            step.message = "interrupted with Ctrl-C"
+            self._report(step)
+            raise
 
-        step.seconds = time.monotonic() - step.started
+        self._report(step)
+        return step
+
+    def _report(self, step: LocalStep) -> None:
+        step.seconds = time.monotonic() - (step.started or time.monotonic())
         if self._subscriber is not None:
             self._subscriber(step_status_change_event(step, self.cluster_id), None)
-        return step
 
 
 def default_spark_submit() -> str:

@@ -264,6 +264,11 @@ def test_combined_unknown_column(spark) -> None:
         COMBINED.parse_lines(lines_frame(spark, [_real_line(1)]), columns=("client", "job_id"))
 
 
+def test_combined_columns_as_string(spark) -> None:
+    with pytest.raises(ValueError, match="columns: 'client' is one string; pass a sequence"):
+        COMBINED.read(spark, [], columns="client")
+
+
 def test_combined_column_types(spark) -> None:
     records = COMBINED.parse_lines(lines_frame(spark, [_real_line(1)]))
     types = dict(records.dtypes)

@@ -90,7 +90,7 @@ class InputFormat:
         Raises
         ------
         ValueError
-            If ``columns`` names a column that the schema does not have.
+            If ``columns`` names a column that the schema does not have, or is one string.
         """
         from pyspark.sql import functions as F
 
@@ -124,11 +124,13 @@ class InputFormat:
         Raises
         ------
         ValueError
-            If ``columns`` names a column that the schema does not have.
+            If ``columns`` names a column that the schema does not have, or is one string.
         """
         names = schemas.column_names(self.schema)
         if columns is None:
             return names
+        if isinstance(columns, str):
+            raise ValueError(f"columns: {columns!r} is one string; pass a sequence of column names, such as ({columns!r},)")
         unknown = sorted(set(columns) - set(names))
         if unknown:
             raise ValueError(

@@ -79,6 +79,9 @@ def _measure(url: str, work: Path, count: int, rng: random.Random) -> Dict[str, 
     from okeanos_spark.registry import job_names
 
     app.set_log_level(logging.WARNING)
+    # The poller searches the view before the first step creates it: each
+    # 404 and 503 of that wait is expected, not worth a warning line.
+    logging.getLogger("opensearch").setLevel(logging.ERROR)
     input_dir = work / "incoming"
     input_dir.mkdir()
     prefix = "fresh" + uuid.uuid4().hex[:8]

@@ -3,7 +3,9 @@
 ``python -m bench.report bench/results/*.json`` prints one row per input
 size of each result, in the column order of the table in the docs. With
 several runs per size (``bench.run --repeat``), the seconds are the median
-run's, followed by the fastest and slowest run.
+run's, followed by the fastest and slowest run. Files that are not
+throughput results (those of the other benchmarks) are skipped with a
+line on standard error.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def rows(result: Dict[str, object]) -> List[str]:
         spark, duck = run["spark"], run["duckdb"]
         load = spark.get("load_average_before") or result["load_average_before"]
         out.append(
-            f"| {result['date']} | {commit} | {result['size']} | {run['events']:,} "
+            f"| {result['date']} | {commit} | {_size(result)} | {run['events']:,} "
             f"| {_seconds(spark, 'run_seconds')} | {spark['events_per_second']:,.0f} | {spark['session_seconds']:.1f} "
             f"| {_cpu(spark)} | {spark['memory']['peak_total_rss_bytes'] / 2**20:,.0f} "
             f"| {_seconds(duck, 'seconds')} | {duck['events_per_second']:,.0f} | {_cpu(duck)} "
@@ -38,6 +40,12 @@ def rows(result: Dict[str, object]) -> List[str]:
             f"| {load[0]:.1f} |"
         )
     return out
+
+
+def _size(result: Dict[str, object]) -> str:
+    """Return the size name, with the log format when it is not the default ``combined``."""
+    log_format = result.get("format", "combined")
+    return str(result["size"]) if log_format == "combined" else f"{result['size']}, {log_format}"
 
 
 def _seconds(measurement: Dict[str, object], key: str) -> str:
@@ -62,7 +70,17 @@ def main(paths: Iterable[str]) -> int:
     """Print the header and the rows of every result file given."""
     print(HEADER)
     for path in paths:
-        for row in rows(json.loads(Path(path).read_text(encoding="utf-8"))):
+        try:
+            result = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            print(f"skipping {path}: not readable as JSON ({exc})", file=sys.stderr)
+            continue
+        # bench/results/ also keeps the results of the other benchmarks.
+        is_throughput = isinstance(result, dict) and isinstance(result.get("runs"), list) and "commit" in result
+        if not is_throughput:
+            print(f"skipping {path}: not a throughput result of bench.run", file=sys.stderr)
+            continue
+        for row in rows(result):
             print(row)
     return 0
 

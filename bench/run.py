@@ -5,7 +5,9 @@
 
 1. generate combined web logs for each size (quick: 200k and 1M lines; full:
    1M, 3M and 10M), cached under ``bench/work/`` by the generator spec;
-2. start a local OpenSearch node on a free port of 127.0.0.1;
+2. write the class archive of local Spark JVMs unless it exists
+   (:mod:`okeanos_spark.class_archive`), and start a local OpenSearch node
+   on a free port of 127.0.0.1;
 3. for each size, run ``http_status_hourly`` into it with ``run_job`` in a
    fresh process (:mod:`bench.spark_run`), sampling the RSS of that
    process tree (Spark JVM and Python processes) 10 times a second, and
@@ -323,6 +325,13 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
         "note": args.note,
     }
     sizes = tuple(args.lines) if args.lines else SIZES[args.size]
+    # Written before the first measurement, so that every Spark run starts
+    # the same way, as local runs do once the archive exists.
+    from okeanos_spark import class_archive
+
+    archive = class_archive.ensure()
+    result["class_archive"] = str(archive) if archive is not None else None
+    print(f"class archive: {archive or 'none (disabled or unavailable)'}", flush=True)
 
     node, client = start_opensearch()
     runs = []

@@ -5,7 +5,9 @@ exactly the arguments it would send to EMR. :meth:`LocalRunner.local_command`
 then turns them into a local command: it drops the cluster-only options
 (``--deploy-mode cluster``, ``--master yarn``, ``spark.yarn.*`` settings) and
 runs in client mode on ``local[2]``. It also replaces the S3 job package and
-entry script by a zip of the local packages and ``spark/okeanos_main.py``. When a
+entry script by a zip of the local packages and ``spark/okeanos_main.py``, and
+starts the driver with the class archive of :mod:`okeanos_spark.class_archive`
+(the first step that finds none writes it). When a
 step ends, the runner reports it as an ``EMR Step Status Change`` event shaped
 like EMR's (same ``detail`` keys) to the subscriber, the same handler function.
 """
@@ -25,11 +27,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Deque, Dict, List, Optional, Sequence
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
 from okeanos.exceptions import OkeanosError
 from okeanos.task import TaskMessage
 from okeanos.windows import format_utc, utc_now
+from okeanos_spark import class_archive
 
 logger = logging.getLogger(__name__)
 
@@ -200,6 +203,9 @@ class LocalRunner:
         step.state = "RUNNING"
         step.started = time.monotonic()
         command = self.local_command(step.args)
+        archive_options, creating = self._archive_options()
+        if archive_options:
+            command[1:1] = ["--driver-java-options", " ".join(archive_options)]
         env = dict(os.environ)
         env.update({"PYSPARK_PYTHON": self.python, "PYSPARK_DRIVER_PYTHON": self.python})
         env.update(self.env)
@@ -232,11 +238,22 @@ class LocalRunner:
             # subprocess.run has killed spark-submit before re-raising.
             step.state = "CANCELLED"
             step.message = "interrupted with Ctrl-C"
+            if creating:
+                class_archive.finish_creation(archive_options, succeeded=False)
             self._report(step)
             raise
 
+        if creating:
+            class_archive.finish_creation(archive_options, succeeded=step.state == "COMPLETED")
         self._report(step)
         return step
+
+    def _archive_options(self) -> Tuple[List[str], bool]:
+        """Return the driver's class archive options, and whether they write a new archive."""
+        created = class_archive.creation_options()
+        if created is not None:
+            return created, True
+        return class_archive.java_options(), False
 
     def _report(self, step: LocalStep) -> None:
         step.seconds = time.monotonic() - (step.started or time.monotonic())

@@ -51,6 +51,9 @@ LOCAL_CONFIG: Dict[str, str] = {
 }
 
 
+_DRIVER_JAVA_OPTIONS = "spark.driver.extraJavaOptions"
+
+
 def build_session(
     app_name: str,
     *,
@@ -66,7 +69,9 @@ def build_session(
         Application name, shown by the Spark UI and YARN.
     master
         Spark master such as ``local[2]``. When omitted, spark-submit's
-        ``--master`` (or the cluster's default) applies.
+        ``--master`` (or the cluster's default) applies. A local master
+        also gets the local defaults and, when it exists, the class archive
+        of :mod:`okeanos_spark.class_archive`.
     config
         Extra Spark settings, applied after the local defaults
         (:data:`LOCAL_CONFIG`) and before :data:`REQUIRED_CONFIG`. Settings
@@ -98,6 +103,13 @@ def build_session(
             )
         settings[key] = str(value)
     settings.update(REQUIRED_CONFIG)
+    if master is not None and master.startswith("local"):
+        from okeanos_spark import class_archive
+
+        archive_options = class_archive.java_options()
+        if archive_options:
+            configured = settings.get(_DRIVER_JAVA_OPTIONS, "")
+            settings[_DRIVER_JAVA_OPTIONS] = " ".join([*archive_options, configured]).strip()
 
     builder = SparkSession.builder.appName(app_name)
     if master is not None:

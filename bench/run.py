@@ -307,6 +307,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error(f"--repeat: {args.repeat} is invalid; use 1 or more runs per size")
+    for lines in args.lines or ():
+        if lines < 1:
+            parser.error(f"--lines: {lines} is invalid; use 1 or more lines")
+    for item in args.conf:
+        if "=" not in item or not item.split("=", 1)[0]:
+            parser.error(f"--conf: {item!r} is invalid; write it as KEY=VALUE")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 

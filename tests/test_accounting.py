@@ -298,6 +298,14 @@ def test_line_numbers_without_length(tmp_path) -> None:
 
 
 @pytest.mark.spark
+def test_line_numbers_file_deleted(spark, tmp_path) -> None:
+    path = write_lines(tmp_path / "a.log", [GOOD, BAD])
+    samples = sample_rejects(read_combined(spark, [path]))
+    path.unlink()
+    assert [sample.line_number for sample in find_line_numbers(samples)] == [None]
+
+
+@pytest.mark.spark
 def test_line_numbers_invalid_utf8(spark, tmp_path) -> None:
     path = tmp_path / "a.log"
     path.write_bytes(b"".join([GOOD.encode() + b"\n", b"bad \xff\xfe bytes\n", GOOD.encode() + b"\n"]))

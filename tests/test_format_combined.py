@@ -378,3 +378,13 @@ def test_combined_filter_runs_parser_once(spark) -> None:
     filtered = records.filter(F.col("status") == "parsed").filter(F.col("ts") >= F.lit("2015-05-18"))
     plan = filtered._jdf.queryExecution().executedPlan().toString()
     assert plan.count("regexp_replace(") == 1
+
+
+def test_combined_columns_generator(spark) -> None:
+    records = COMBINED.read(spark, [], columns=(name for name in ("client", "path")))
+    assert records.columns == ["ts", "client", "path", "file", "status", "reason", "line"]
+
+
+def test_combined_columns_not_strings(spark) -> None:
+    with pytest.raises(ValueError, match="columns: None is not a column name"):
+        COMBINED.read(spark, [], columns=["client", None])

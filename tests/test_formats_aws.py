@@ -605,3 +605,10 @@ def test_cloudfront_glob_characters_in_name(spark, tmp_path) -> None:
     write_file(tmp_path / "E2EXAMPLE1.log", CLOUDFRONT_HEADER + [cloudfront_line(sc_status="404")])
     records = read_records(spark, "cloudfront", [path])
     assert [record["http_status"] for record in records if record["status"] == "parsed"] == ["200"]
+
+
+def test_cloudfront_lines_alone_rejected(spark) -> None:
+    from tests.spark_rows import lines_frame
+
+    with pytest.raises(ValueError, match="format cloudfront maps each line by the #Fields header"):
+        input_format("cloudfront").parse_lines(lines_frame(spark, ["#Version: 1.0"]))

@@ -31,6 +31,7 @@ import hashlib
 import json
 import logging
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -323,7 +324,7 @@ def find_line_numbers(
     occurrences in order. A line not found (the file changed
     since it was read) keeps a line number of None, with a warning.
     """
-    from okeanos_spark.file_checks import open_input
+    from okeanos_spark.file_checks import InputFileError, open_input
 
     by_file: Dict[str, List[int]] = {}
     for index, sample in enumerate(samples):
@@ -338,15 +339,20 @@ def find_line_numbers(
             lengths.add(samples[index].byte_length)
         # A sample without a length (made elsewhere) makes every line a candidate.
         every_line = None in lengths
-        with open_input(_local_path(name), s3_client=s3_client) as stream:
-            for number, line in enumerate(_lines(stream), start=1):
-                if not every_line and len(line) not in lengths:
-                    continue
-                waiting = pending.get(hashlib.sha256(line).hexdigest())
-                if waiting:
-                    numbers[waiting.pop(0)] = number
-                    if not any(pending.values()):
-                        break
+        try:
+            with open_input(_local_path(name), s3_client=s3_client) as stream:
+                for number, line in enumerate(_lines(stream), start=1):
+                    if not every_line and len(line) not in lengths:
+                        continue
+                    waiting = pending.get(hashlib.sha256(line).hexdigest())
+                    if waiting:
+                        numbers[waiting.pop(0)] = number
+                        if not any(pending.values()):
+                            break
+        except (InputFileError, OSError, EOFError, zlib.error) as exc:
+            # The file changed or went away after Spark read it: the sample
+            # keeps its lines, without numbers, rather than failing the run.
+            logger.warning("cannot read %s again to number its rejected lines: %s", name, exc)
         missing = sum(len(left) for left in pending.values())
         if missing:
             logger.warning("%d sampled rejected line(s) not found again in %s", missing, name)

@@ -124,13 +124,19 @@ class InputFormat:
         Raises
         ------
         ValueError
-            If ``columns`` names a column that the schema does not have, or is one string.
+            If ``columns`` names a column that the schema does not have, is
+            one string, or contains something other than a string.
         """
         names = schemas.column_names(self.schema)
         if columns is None:
             return names
         if isinstance(columns, str):
             raise ValueError(f"columns: {columns!r} is one string; pass a sequence of column names, such as ({columns!r},)")
+        # A generator can be read once only, and it is read twice below.
+        columns = tuple(columns)
+        for column in columns:
+            if not isinstance(column, str):
+                raise ValueError(f"columns: {column!r} is not a column name; pass strings such as 'client'")
         unknown = sorted(set(columns) - set(names))
         if unknown:
             raise ValueError(

@@ -101,6 +101,13 @@ class CloudFrontFormat(InputFormat):
         check_session(spark)
         return self.finish(self.parse(read_lines(spark, files)), columns)
 
+    def parse_lines(self, lines: Any, columns: Optional[Sequence[str]] = None) -> Any:
+        """Raise ValueError: a line is mapped by the ``#Fields`` line above it, so only whole files parse."""
+        raise ValueError(
+            "format cloudfront maps each line by the #Fields header above it in its file, "
+            "so it cannot parse lines alone; use read() with the log files"
+        )
+
     def parse(self, lines: Any) -> Any:
         """Extract the web-request fields of lines that carry their ``header``.
 

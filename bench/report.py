@@ -45,7 +45,9 @@ def rows(result: Dict[str, object]) -> List[str]:
 def _size(result: Dict[str, object]) -> str:
     """Return the size name, with the log format when it is not the default ``combined``."""
     log_format = result.get("format", "combined")
-    return str(result["size"]) if log_format == "combined" else f"{result['size']}, {log_format}"
+    if log_format == "combined":
+        return str(result["size"])
+    return f"{result['size']}, {log_format}"
 
 
 def _seconds(measurement: Dict[str, object], key: str) -> str:

@@ -12,7 +12,8 @@ Stages, in the order a run uses them:
    ``spark.read.text`` keeps no line numbers, so the driver reads again only
    the files that have sampled rejects, line by line, and stops at the last
    sampled line of each. Lines are matched by the SHA-256 of their bytes,
-   which Spark computes from the same bytes, so invalid UTF-8 matches too;
+   which Spark computes from the same bytes, so invalid UTF-8 matches too
+   (except in ``cloudfront``, see its ``read_lines``);
 4. :func:`write_rejects` writes the sample as JSON lines to
    ``<state_dir>/rejects/<run_id>/rejects.jsonl`` locally, or under an S3
    prefix on AWS;
@@ -237,6 +238,8 @@ def count_lines(records: Any, *, inside: Optional[Tuple[int, int]] = None) -> Li
     """
     from pyspark.sql import functions as F
 
+    # Epoch seconds, because PySpark returns timestamps as naive datetimes
+    # in the Python process's local time zone.
     time = F.col("ts").cast("long")
     aggregates = [F.count(F.lit(1)).alias("lines"), F.min(time).alias("first"), F.max(time).alias("last")]
     if inside is not None:

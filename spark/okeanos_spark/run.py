@@ -8,10 +8,10 @@ Stages of :func:`run_job`, each logged at INFO when it starts:
 3. list the input files, set aside markers, empty and corrupt gzip files
    (:mod:`okeanos_spark.file_checks`), and read the rest with the format's
    parser, computing only the columns the job reads; cache the records;
-4. account (:mod:`okeanos_spark.accounting`): count parsed, rejected and
-   skipped lines per file and reason, and find the first and last event
-   time, in one pass; write a sample of the rejected lines; fail when too
-   many were rejected;
+4. account (:mod:`okeanos_spark.accounting`): in one pass, count parsed,
+   rejected and skipped lines per file and reason and find the first and
+   last event time. Then write a sample of the rejected lines, and fail
+   when too many were rejected;
 5. limit the events to the bucket span (the window widened to whole
    buckets; without a window, every bucket from the first to the last event);
 6. add the bucket column and run the job's transform;

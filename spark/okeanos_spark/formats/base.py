@@ -143,8 +143,8 @@ class InputFormat:
                 f"format {self.name} has no column(s) {', '.join(unknown)} in schema "
                 f"{self.schema}; its columns are {', '.join(names)}"
             )
-        kept = set(columns) | {"ts"}
-        return tuple(name for name in names if name in kept)
+        selected = set(columns) | {"ts"}
+        return tuple(name for name in names if name in selected)
 
     def parse(self, lines: Any) -> Any:
         """Compute the schema's fields of each line.

@@ -185,6 +185,8 @@ def read_lines(spark: Any, files: Sequence[str]) -> Any:
     from pyspark.sql import functions as F
 
     text = spark.read.text([escape_glob(name) for name in files])
+    # NOTE: regexp_replace turns invalid UTF-8 into U+FFFD, so such a rejected
+    # line no longer matches the file's bytes and its sample gets no line number.
     line = F.regexp_replace(F.col("value"), "^\ufeff", "")
     lines = text.select(
         F.col("_metadata.file_path").alias("file"),
